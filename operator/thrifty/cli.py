@@ -15,13 +15,22 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the operator against the current kubeconfig")
-    run.add_argument("--namespace", action="append", default=[],
-                     help="watch only this namespace (repeatable); default: the whole cluster")
-    run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
-                     help="liveness endpoint URL (default: %(default)s)")
+    run.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch only this namespace (repeatable); default: the whole cluster",
+    )
+    run.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="liveness endpoint URL (default: %(default)s)",
+    )
     run.add_argument("--verbose", action="store_true", help="log at debug level")
 
-    crds = commands.add_parser("crds", help="write the CustomResourceDefinitions generated from the API models")
+    crds = commands.add_parser(
+        "crds", help="write the CustomResourceDefinitions generated from the API models"
+    )
     crds.add_argument("--out", default="crds", help="directory to write into (default: %(default)s)")
 
     from thrifty.sandbox import command as sandbox_command

@@ -1,0 +1,66 @@
+# Thrifty: `make demo` runs the operator on a local sandbox; `make test` runs every check and test.
+# Both install what they need on first use (a virtualenv, Debian's prometheus, the Go builds).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help install lint typecheck layers unit integration test demo demo-down crds sandbox-up sandbox-down clean
+
+help:
+	@echo "make demo       - sandbox + CRDs + examples + operator, then kubectl get of the three kinds"
+	@echo "make test       - ruff, mypy --strict, import-linter, unit and integration tests"
+	@echo "make demo-down  - stop the demo's operator and sandbox"
+	@echo "make crds       - regenerate crds/ from the API models"
+
+$(STAMP): pyproject.toml
+	@echo "==> creating the virtualenv in $(VENV) and installing thrifty with its test tools"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	@echo "==> ruff"
+	@$(BIN)/ruff check operator tests
+	@$(BIN)/ruff format --check operator tests
+
+typecheck: $(STAMP)
+	@echo "==> mypy --strict operator/"
+	@$(BIN)/mypy
+
+layers: $(STAMP)
+	@echo "==> import-linter"
+	@$(BIN)/lint-imports
+
+unit: $(STAMP)
+	@echo "==> unit tests"
+	@$(BIN)/pytest -q tests/unit
+
+integration: $(STAMP)
+	@echo "==> integration tests (builds the sandbox on first run: several minutes, cached afterwards)"
+	@$(BIN)/pytest -q tests/integration
+
+test: lint typecheck layers unit integration
+
+crds: $(STAMP)
+	@$(BIN)/thrifty crds --out crds
+
+demo: $(STAMP)
+	@$(BIN)/python examples/demo.py
+
+demo-down: $(STAMP)
+	@$(BIN)/python examples/demo.py --down
+
+sandbox-up: $(STAMP)
+	@$(BIN)/thrifty sandbox up
+
+sandbox-down: $(STAMP)
+	@$(BIN)/thrifty sandbox down
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

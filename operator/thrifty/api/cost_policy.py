@@ -1,0 +1,370 @@
+"""CostPolicy (cluster-scoped): prices, spot/on-demand placement, node pools and guard rails."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from thrifty import API_VERSION
+from thrifty.api.common import (
+    CURRENCY_PATTERN,
+    DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    LABEL_KEY_MAX_LENGTH,
+    LABEL_VALUE_MAX_LENGTH,
+    ApiModel,
+    Condition,
+    LabelSelector,
+    ObjectMeta,
+    cel,
+    conditions_field,
+    k8s,
+    object_field,
+)
+
+# Condition types a CostPolicy reports.
+READY: Final = "Ready"
+CONDITION_TYPES: Final = (READY,)
+
+# OpenCost's default prices (USD per hour), used when nothing better is known.
+OPENCOST_CPU_HOUR: Final = 0.031611
+OPENCOST_GIB_HOUR: Final = 0.004237
+OPENCOST_SPOT_CPU_HOUR: Final = 0.006655
+OPENCOST_SPOT_GIB_HOUR: Final = 0.000892
+OPENCOST_GPU_HOUR: Final = 0.95
+
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX_LENGTH)]
+LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX_LENGTH)]
+Price = Annotated[float, Field(ge=0)]
+
+
+class OnDemandRates(ApiModel):
+    """On-demand prices per resource-hour, in pricing.currency."""
+
+    cpu: float = Field(default=OPENCOST_CPU_HOUR, ge=0, description="Price per vCPU-hour. Default: 0.031611.")
+    memory: float = Field(
+        default=OPENCOST_GIB_HOUR, ge=0, description="Price per GiB-hour. Default: 0.004237."
+    )
+    gpu: float = Field(default=OPENCOST_GPU_HOUR, ge=0, description="Price per GPU-hour. Default: 0.95.")
+    gpu_models: dict[str, Price] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Price per GPU-hour by GPU model (the node's nvidia.com/gpu.product label, e.g. "
+        "NVIDIA-A100-SXM4-40GB); models not listed use gpu.",
+    )
+
+
+class SpotRates(ApiModel):
+    """Spot prices per resource-hour, in pricing.currency."""
+
+    cpu: float = Field(
+        default=OPENCOST_SPOT_CPU_HOUR, ge=0, description="Price per vCPU-hour. Default: 0.006655."
+    )
+    memory: float = Field(
+        default=OPENCOST_SPOT_GIB_HOUR, ge=0, description="Price per GiB-hour. Default: 0.000892."
+    )
+    gpu: float | None = Field(
+        default=None, ge=0, description="Price per GPU-hour. Unset: the on-demand GPU price."
+    )
+    gpu_models: dict[str, Price] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Price per GPU-hour by GPU model; models not listed use gpu.",
+    )
+
+
+class InstancePrice(ApiModel):
+    """Hourly prices of one instance type. A node's price is split into CPU and memory as OpenCost does."""
+
+    name: str = Field(
+        min_length=1, max_length=128, description="Instance type, as in the node's instance-type label."
+    )
+    vcpu: float = Field(gt=0, description="vCPUs of the instance type.")
+    memory_gib: float = Field(
+        validation_alias="memoryGiB",  # not `alias`: Python code keeps passing `memory_gib=`
+        serialization_alias="memoryGiB",
+        gt=0,
+        description="Memory of the instance type in GiB.",
+    )
+    gpus: int = Field(default=0, ge=0, description="GPUs of the instance type. Default: 0.")
+    on_demand: float = Field(ge=0, description="On-demand price per hour.")
+    spot: float | None = Field(
+        default=None, ge=0, description="Spot price per hour. Unset: derived from the spot rates."
+    )
+    reserved: float | None = Field(
+        default=None,
+        ge=0,
+        description="Effective hourly price under a reservation or savings plan. Unset: not reserved.",
+    )
+
+
+class CapacityTypeLabel(ApiModel):
+    """A node label that tells spot nodes from on-demand ones."""
+
+    key: LabelKey = Field(description="The label key, e.g. karpenter.sh/capacity-type.")
+    spot_values: list[LabelValue] = Field(
+        min_length=1,
+        max_length=8,
+        description='Values of the label that mean spot, e.g. ["spot"]; any other value means on-demand.',
+    )
+
+
+DEFAULT_CAPACITY_TYPE_LABELS: Final = (
+    CapacityTypeLabel(key="karpenter.sh/capacity-type", spot_values=["spot"]),
+    CapacityTypeLabel(key="eks.amazonaws.com/capacityType", spot_values=["SPOT"]),
+    CapacityTypeLabel(key="cloud.google.com/gke-spot", spot_values=["true"]),
+    CapacityTypeLabel(key="cloud.google.com/gke-preemptible", spot_values=["true"]),
+    CapacityTypeLabel(key="kubernetes.azure.com/scalesetpriority", spot_values=["spot"]),
+)
+DEFAULT_INSTANCE_TYPE_LABELS: Final = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+DEFAULT_REGION_LABELS: Final = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+
+
+class NodeLabels(ApiModel):
+    """Node label keys the operator reads. For each, the first key present on a node wins."""
+
+    instance_type: list[LabelKey] = Field(
+        default_factory=lambda: list(DEFAULT_INSTANCE_TYPE_LABELS),
+        min_length=1,
+        max_length=8,
+        description="Keys naming the instance type. Default: node.kubernetes.io/instance-type, "
+        "beta.kubernetes.io/instance-type.",
+        json_schema_extra=k8s(default=list(DEFAULT_INSTANCE_TYPE_LABELS)),
+    )
+    region: list[LabelKey] = Field(
+        default_factory=lambda: list(DEFAULT_REGION_LABELS),
+        min_length=1,
+        max_length=8,
+        description="Keys naming the region. Default: topology.kubernetes.io/region, "
+        "failure-domain.beta.kubernetes.io/region.",
+        json_schema_extra=k8s(default=list(DEFAULT_REGION_LABELS)),
+    )
+    capacity_type: list[CapacityTypeLabel] = Field(
+        default_factory=lambda: [label.model_copy() for label in DEFAULT_CAPACITY_TYPE_LABELS],
+        min_length=1,
+        max_length=8,
+        description="Keys (and their spot values) naming the capacity type. Default: "
+        "karpenter.sh/capacity-type=spot, eks.amazonaws.com/capacityType=SPOT, "
+        "cloud.google.com/gke-spot=true, cloud.google.com/gke-preemptible=true, "
+        "kubernetes.azure.com/scalesetpriority=spot. Nodes matching none are on-demand.",
+        json_schema_extra=k8s(default=[label.to_wire() for label in DEFAULT_CAPACITY_TYPE_LABELS]),
+    )
+
+
+class Pricing(ApiModel):
+    """How resource-hours turn into money."""
+
+    currency: str = Field(
+        default="USD",
+        pattern=CURRENCY_PATTERN,
+        max_length=3,
+        description="ISO 4217 code of every price here. Default: USD.",
+    )
+    hours_per_month: float = Field(
+        default=730, gt=0, le=744, description="Hours in a billing month, for monthly figures. Default: 730."
+    )
+    on_demand: OnDemandRates = object_field(OnDemandRates, "On-demand rates. Default: OpenCost's defaults.")
+    spot: SpotRates = object_field(SpotRates, "Spot rates. Default: OpenCost's defaults.")
+    catalog: list[InstancePrice] = Field(
+        default_factory=list,
+        max_length=512,
+        description="Optional per-instance-type prices; they take precedence over the resource rates for "
+        "nodes whose instance type is listed.",
+        json_schema_extra=k8s(list_type="map", map_keys=["name"]),
+    )
+    node_labels: NodeLabels = object_field(
+        NodeLabels, "Node label keys for instance type, region and capacity type."
+    )
+
+
+class SpotEligibility(ApiModel):
+    """Which workloads may run replicas on spot capacity."""
+
+    min_replicas: int = Field(
+        default=2, ge=1, description="Fewest replicas a workload needs to be eligible. Default: 2."
+    )
+    require_pod_disruption_budget: bool = Field(
+        default=True, description="Require a PodDisruptionBudget covering the workload. Default: true."
+    )
+    allow_stateful_sets: bool = Field(
+        default=False,
+        description="Also place StatefulSets on spot; otherwise only Deployments. Default: false.",
+    )
+
+
+class SpotFallback(ApiModel):
+    """Falling back to on-demand when spot capacity is unavailable, and returning later."""
+
+    enabled: bool = Field(default=True, description="Fall back to on-demand at all. Default: true.")
+    pending_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=86400,
+        description="Seconds a spot pod may stay Pending before its replica moves to on-demand. "
+        "Default: 300.",
+    )
+    return_after_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=604800,
+        description="Seconds after a fallback before spot is tried again. Default: 3600.",
+    )
+
+
+class SpotPolicy(ApiModel):
+    """The spot/on-demand mix, in EC2 Auto Scaling's terms: a base on on-demand, a percentage above it."""
+
+    namespace_selector: LabelSelector | None = Field(
+        default=None,
+        description="Namespaces whose workloads are considered. Unset or {}: every namespace.",
+    )
+    workload_selector: LabelSelector | None = Field(
+        default=None,
+        description="Workloads (by their labels) that are considered. Unset: every eligible workload.",
+    )
+    target_percent: int = Field(
+        ge=0,
+        le=100,
+        description="Percent of each workload's replicas above onDemandBase to run on spot, 0-100.",
+    )
+    on_demand_base: int = Field(
+        default=1,
+        ge=0,
+        description="Replicas of each workload that always stay on on-demand capacity. Default: 1.",
+    )
+    eligibility: SpotEligibility = object_field(
+        SpotEligibility, "Which workloads may use spot. Default: 2+ replicas, a PDB, Deployments only."
+    )
+    fallback: SpotFallback = object_field(
+        SpotFallback, "Fallback to on-demand when spot pods stay Pending, and the return to spot."
+    )
+
+
+class NodePool(ApiModel):
+    """A node pool the operator may adjust: a Karpenter NodePool or a Cluster API MachineDeployment."""
+
+    model_config = ConfigDict(
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    "self.kind == 'MachineDeployment' ? has(self.namespace) : !has(self.namespace)",
+                    "namespace is required for a MachineDeployment and not allowed for a NodePool "
+                    "(cluster-scoped)",
+                    ".namespace",
+                ),
+                cel(
+                    "!has(self.allowedChanges) || (self.kind == 'NodePool'"
+                    " ? self.allowedChanges.all(c, c != 'Replicas')"
+                    " : self.allowedChanges.all(c, c == 'Replicas'))",
+                    "allowedChanges: a NodePool allows Limits and Weight, a MachineDeployment allows "
+                    "Replicas",
+                    ".allowedChanges",
+                ),
+            ]
+        )
+    )
+
+    kind: Literal["NodePool", "MachineDeployment"] = Field(
+        description="NodePool (Karpenter, karpenter.sh/v1) or MachineDeployment (Cluster API, "
+        "cluster.x-k8s.io/v1beta1).",
+    )
+    name: str = Field(
+        min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the object."
+    )
+    namespace: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL_PATTERN,
+        description="Namespace of a MachineDeployment. Not set for NodePools, which are cluster-scoped.",
+    )
+    capacity_type: Literal["Spot", "OnDemand"] = Field(
+        description="The capacity type of the pool's nodes: Spot or OnDemand.",
+    )
+    allowed_changes: list[Literal["Limits", "Weight", "Replicas"]] = Field(
+        default_factory=list,
+        max_length=3,
+        description="What the operator may change. NodePool: Limits (spec.limits) and Weight "
+        "(spec.weight). MachineDeployment: Replicas, within the cluster autoscaler's min/max size "
+        "annotations. Empty: read only. Default: empty.",
+        json_schema_extra=k8s(list_type="set"),
+    )
+
+
+class Governance(ApiModel):
+    """Guard rails on placement and spend that recommendations never cross."""
+
+    allowed_instance_types: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+        default_factory=list,
+        max_length=256,
+        description='Instance types workloads may be placed on; "*" wildcards allowed (e.g. m5.*). '
+        "Empty: any.",
+        json_schema_extra=k8s(list_type="set"),
+    )
+    allowed_regions: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Regions workloads may be placed in. Empty: any.",
+        json_schema_extra=k8s(list_type="set"),
+    )
+    max_hourly_cost_per_workload: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most a single workload may cost per hour, in pricing.currency; recommendations and "
+        "scale-ups that would exceed it are capped. Unset: no cap.",
+    )
+
+
+class CostPolicySpec(ApiModel):
+    """Cluster-wide prices and placement rules. The operator uses the CostPolicy named default."""
+
+    pricing: Pricing = object_field(Pricing, "Prices and the node labels used to look them up.")
+    spot: SpotPolicy | None = Field(
+        default=None, description="Spot/on-demand placement. Unset: the operator does not steer placement."
+    )
+    node_pools: list[NodePool] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Node pools the operator knows (and may adjust) for spot/on-demand capacity.",
+        json_schema_extra=k8s(list_type="map", map_keys=["kind", "name"]),
+    )
+    governance: Governance | None = Field(
+        default=None, description="Allowed instance types and regions, and a cost cap per workload."
+    )
+
+
+# ----- status -----
+
+
+class CostPolicySummary(ApiModel):
+    """A few figures about the cluster under this policy."""
+
+    pricing_source: str | None = Field(
+        default=None, description="Where prices came from: Rates, Catalog or OpenCost."
+    )
+    nodes: int | None = Field(default=None, description="Nodes seen.")
+    spot_nodes: int | None = Field(default=None, description="Nodes on spot capacity.")
+    hourly_cost: float | None = Field(default=None, description="Cost of all nodes per hour, in currency.")
+    spot_replica_percent: float | None = Field(
+        default=None, description="Percent of eligible replicas above onDemandBase running on spot."
+    )
+
+
+class CostPolicyStatus(ApiModel):
+    """What the operator observed. Written by the operator only."""
+
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation the status was computed for."
+    )
+    conditions: list[Condition] = conditions_field("Ready (the policy is valid and in use).")
+    summary: CostPolicySummary | None = Field(default=None, description="Figures about the cluster.")
+
+
+class CostPolicy(ApiModel):
+    """A whole CostPolicy object as read from the cluster."""
+
+    api_version: str = Field(default=API_VERSION, description=f"{API_VERSION}.")
+    kind: Literal["CostPolicy"] = Field(default="CostPolicy", description="CostPolicy.")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Object metadata.")
+    spec: CostPolicySpec = Field(description="Desired behaviour.")
+    status: CostPolicyStatus | None = Field(default=None, description="Observed state.")

@@ -1,0 +1,600 @@
+"""ScalingPolicy (namespaced): how one Deployment or StatefulSet is scaled out and right-sized."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from thrifty import API_VERSION
+from thrifty.api.common import (
+    CLOCK_PATTERN,
+    ApiModel,
+    Condition,
+    DateTime,
+    ObjectMeta,
+    Quantity,
+    ResourceList,
+    ResourceRequirements,
+    TargetRef,
+    Weekday,
+    cel,
+    conditions_field,
+    k8s,
+    object_field,
+)
+
+# Condition types a ScalingPolicy reports.
+READY: Final = "Ready"
+BUDGET_LIMITED: Final = "BudgetLimited"
+FORECAST_ACTIVE: Final = "ForecastActive"
+CONDITION_TYPES: Final = (READY, BUDGET_LIMITED, FORECAST_ACTIVE)
+
+ALL_WEEKDAYS: Final[list[Weekday]] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _quantity_at_most(resource: str) -> str:
+    """CEL: minAllowed.<resource> <= maxAllowed.<resource> when both are set. Int-or-string values reach
+    CEL untyped and quantity() only parses strings, so integers (cpu: 2) go through quantity('0').add().
+    Each quantity() on an int-or-string is costed at ~3 MB of input: keep at most two per rule."""
+
+    def as_quantity(path: str) -> str:
+        return f"(type({path}) == int ? quantity('0').add({path}) : quantity({path}))"
+
+    low, high = f"self.minAllowed.{resource}", f"self.maxAllowed.{resource}"
+    return (
+        f"!has(self.minAllowed) || !has(self.maxAllowed) || !has({low}) || !has({high})"
+        f" || !{as_quantity(low)}.isGreaterThan({as_quantity(high)})"
+    )
+
+
+class Metric(ApiModel):
+    """One signal the replica count follows. The highest replica count any metric asks for wins."""
+
+    model_config = ConfigDict(
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    "self.type == 'Prometheus' ? (has(self.query) && has(self.targetPerReplica))"
+                    " : (has(self.targetUtilization) && !has(self.query))",
+                    "a Prometheus metric needs query and targetPerReplica; CPU and Memory metrics need "
+                    "targetUtilization and no query",
+                )
+            ]
+        )
+    )
+
+    type: Literal["CPU", "Memory", "Prometheus"] = Field(
+        description="CPU or Memory: average utilization as a percentage of the pods' requests. "
+        "Prometheus: a PromQL query whose value is divided by a target value per replica.",
+    )
+    target_utilization: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="For CPU and Memory: the average utilization to hold, in percent of requests "
+        "(e.g. 70). Values above 100 are allowed because usage may exceed requests.",
+    )
+    query: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="For Prometheus: a PromQL instant query returning one number for the whole "
+        'workload, e.g. sum(rate(http_requests_total{namespace="demo",app="web"}[2m])).',
+    )
+    target_per_replica: float | None = Field(
+        default=None,
+        gt=0,
+        description="For Prometheus: the query value one replica should handle; desired replicas = "
+        "ceil(value / targetPerReplica).",
+    )
+
+
+class RatePolicy(ApiModel):
+    """One limit on how much replicas may change within a period, as in the HPA's behavior policies."""
+
+    type: Literal["Pods", "Percent"] = Field(
+        description="Pods limits the change to a number of pods, Percent to a share of current replicas.",
+    )
+    value: int = Field(ge=1, le=100000, description="The number of pods, or the percentage, per period.")
+    period_seconds: int = Field(
+        default=15, ge=1, le=1800, description="Length of the period in seconds. Default: 15."
+    )
+
+
+def _rate_policies(*policies: tuple[Literal["Pods", "Percent"], int]) -> list[RatePolicy]:
+    return [RatePolicy(type=kind, value=value) for kind, value in policies]
+
+
+_SCALE_UP_POLICIES: Final = (("Percent", 100), ("Pods", 4))
+_SCALE_DOWN_POLICIES: Final = (("Percent", 100),)
+
+_SELECT_POLICY_DESCRIPTION: Final = (
+    "Which policy wins when several apply: Max allows the largest change, Min the smallest, Disabled "
+    "forbids changes in this direction. Default: Max."
+)
+_COOLDOWN_DESCRIPTION: Final = (
+    "Seconds after a scaling action in this direction before the next one. Default: 0."
+)
+
+
+class ScalingRules(ApiModel):
+    """Rate limits for one direction of scaling. Fields common to both directions."""
+
+    stabilization_window_seconds: int
+    policies: list[RatePolicy]
+    select_policy: Literal["Max", "Min", "Disabled"] = Field(
+        default="Max", description=_SELECT_POLICY_DESCRIPTION
+    )
+    cooldown_seconds: int = Field(default=0, ge=0, le=86400, description=_COOLDOWN_DESCRIPTION)
+
+
+class ScaleUpRules(ScalingRules):
+    """Scale-up limits. Defaults match the HPA: no stabilization, up by max(100%, 4 pods) per 15 s."""
+
+    stabilization_window_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Seconds of past recommendations considered before adding replicas; the lowest "
+        "recommendation in the window wins. Default: 0.",
+    )
+    policies: list[RatePolicy] = Field(
+        default_factory=lambda: _rate_policies(*_SCALE_UP_POLICIES),
+        min_length=1,
+        max_length=8,
+        description="Limits on replicas added per period; setting this replaces the whole default list. "
+        "Default: 100 Percent and 4 Pods per 15 s (with selectPolicy Max: whichever adds more).",
+        json_schema_extra=k8s(default=[policy.to_wire() for policy in _rate_policies(*_SCALE_UP_POLICIES)]),
+    )
+
+
+class ScaleDownRules(ScalingRules):
+    """Scale-down limits. Defaults match the HPA: 300 s stabilization, down by 100% per 15 s."""
+
+    stabilization_window_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="Seconds of past recommendations considered before removing replicas; the highest "
+        "recommendation in the window wins. Default: 300.",
+    )
+    policies: list[RatePolicy] = Field(
+        default_factory=lambda: _rate_policies(*_SCALE_DOWN_POLICIES),
+        min_length=1,
+        max_length=8,
+        description="Limits on replicas removed per period; setting this replaces the whole default list. "
+        "Default: 100 Percent per 15 s.",
+        json_schema_extra=k8s(default=[policy.to_wire() for policy in _rate_policies(*_SCALE_DOWN_POLICIES)]),
+    )
+
+
+class Behavior(ApiModel):
+    """How fast replicas may change in each direction."""
+
+    scale_up: ScaleUpRules = object_field(
+        ScaleUpRules,
+        "Limits on adding replicas. Default: no stabilization, up by max(100%, 4 pods) per 15 s.",
+    )
+    scale_down: ScaleDownRules = object_field(
+        ScaleDownRules, "Limits on removing replicas. Default: 300 s stabilization, 100% per 15 s."
+    )
+
+
+class Predictive(ApiModel):
+    """Forecast-driven scaling: replicas are raised ahead of predicted load, never lowered by it."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Scale ahead of forecast load. The reactive replica count stays a floor: the "
+        "operator uses max(predicted, reactive). Default: false.",
+    )
+    lookback_hours: int = Field(
+        default=336,
+        ge=48,
+        le=2160,
+        description="Hours of metric history the forecast learns from; at least 48. Default: 336 (14 days).",
+    )
+    lead_time_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="How far ahead to scale, in seconds. Unset: the pods' observed start-up time.",
+    )
+    seasonality: Literal["Auto", "Daily", "Weekly", "None"] = Field(
+        default="Auto",
+        description="Periodicity to model. Auto detects a daily or weekly cycle from the data; None "
+        "follows the trend only. Default: Auto.",
+    )
+    max_forecast_error: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="Largest recent forecast error (mean absolute percentage error as a fraction, "
+        "0.25 = 25%) at which the forecast still steers; above it, scaling is reactive only. Default: 0.25.",
+    )
+
+
+class Schedule(ApiModel):
+    """A recurring time window that sets a floor or a cap on replicas, e.g. nights and weekends."""
+
+    model_config = ConfigDict(
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    "has(self.minReplicas) || has(self.maxReplicas)",
+                    "a schedule needs minReplicas, maxReplicas or both",
+                ),
+                cel(
+                    "!has(self.minReplicas) || !has(self.maxReplicas)"
+                    " || self.minReplicas <= self.maxReplicas",
+                    "schedule minReplicas must be less than or equal to its maxReplicas",
+                    ".minReplicas",
+                ),
+                cel(
+                    "self.start != self.end",
+                    "schedule end must differ from start; a window across midnight ends before it "
+                    "starts (e.g. 20:00 to 06:00)",
+                    ".end",
+                ),
+            ]
+        )
+    )
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        description="Name of the window, unique within the policy, e.g. nights.",
+    )
+    time_zone: str = Field(
+        default="UTC",
+        min_length=1,
+        max_length=64,
+        description="IANA time zone the times are in, e.g. Europe/Berlin. Default: UTC.",
+    )
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(ALL_WEEKDAYS),
+        min_length=1,
+        max_length=7,
+        description="Days on which the window starts (Mon..Sun). Default: every day.",
+        json_schema_extra=k8s(list_type="set", default=ALL_WEEKDAYS),
+    )
+    start: Annotated[str, StringConstraints(pattern=CLOCK_PATTERN, max_length=5)] = Field(
+        description='Start of the window, "HH:MM" in 24-hour time.',
+    )
+    end: Annotated[str, StringConstraints(pattern=CLOCK_PATTERN, max_length=5)] = Field(
+        description='End of the window, "HH:MM" in 24-hour time; earlier than start means the next day.',
+    )
+    min_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Floor on replicas inside the window (still within the policy's min/max).",
+    )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Cap on replicas inside the window (still within the policy's min/max).",
+    )
+
+
+class Horizontal(ApiModel):
+    """Replica scaling, with the HPA's algorithm and defaults unless said otherwise."""
+
+    model_config = ConfigDict(
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    "self.minReplicas <= self.maxReplicas",
+                    "minReplicas must be less than or equal to maxReplicas",
+                    ".minReplicas",
+                )
+            ]
+        )
+    )
+
+    min_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=100000,
+        description="Fewest replicas the operator sets; never scaled below this. Default: 1.",
+    )
+    max_replicas: int = Field(
+        ge=1,
+        le=100000,
+        description="Most replicas the operator sets; never scaled above this.",
+    )
+    metrics: list[Metric] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Signals to follow; the highest replica count any of them asks for wins. Empty: "
+        "CPU at 80% of requests, like the HPA.",
+    )
+    tolerance: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="No change while metric/target is within 1 +/- tolerance. Default: 0.1.",
+    )
+    behavior: Behavior = object_field(Behavior, "Rate limits for scaling up and down.")
+    predictive: Predictive = object_field(
+        Predictive, "Forecast-driven scale-up ahead of load. Disabled by default."
+    )
+    schedules: list[Schedule] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Time windows that set a replica floor or cap. Where windows overlap, the highest "
+        "floor and the lowest cap apply.",
+        json_schema_extra=k8s(list_type="map", map_keys=["name"]),
+    )
+
+
+class CpuPolicy(ApiModel):
+    """How the CPU request is derived from usage history."""
+
+    percentile: float = Field(
+        default=95,
+        gt=0,
+        le=100,
+        description="Percentile of CPU usage the request covers, 0 < p <= 100 (100 = the maximum). "
+        "Default: 95.",
+    )
+    buffer_percent: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="Headroom added on top of the percentile, in percent. Default: 0.",
+    )
+
+
+class MemoryPolicy(ApiModel):
+    """How the memory request is derived from usage history."""
+
+    percentile: float = Field(
+        default=100,
+        gt=0,
+        le=100,
+        description="Percentile of memory usage the request covers, 0 < p <= 100 (100 = the maximum). "
+        "Default: 100.",
+    )
+    buffer_percent: int = Field(
+        default=15,
+        ge=0,
+        le=1000,
+        description="Headroom added on top of the percentile, in percent. Default: 15.",
+    )
+
+
+class OomBump(ApiModel):
+    """Memory raise after an OOM kill: the larger of used + minIncrease and used x multiplier."""
+
+    min_increase: Quantity = Field(
+        default="100Mi",
+        description='Smallest memory increase after an OOM kill, a quantity. Default: "100Mi".',
+    )
+    multiplier: float = Field(
+        default=1.2,
+        ge=1,
+        le=10,
+        description="Factor applied to the memory in use at the OOM kill. Default: 1.2.",
+    )
+
+
+class Vertical(ApiModel):
+    """Right-sizing of container requests (and optionally limits) from usage percentiles."""
+
+    model_config = ConfigDict(
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    _quantity_at_most(res),
+                    f"minAllowed.{res} must be less than or equal to maxAllowed.{res}",
+                    f".minAllowed.{res}",
+                )
+                for res in ("cpu", "memory")
+            ]
+        )
+    )
+
+    containers: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Names of the containers to right-size. Empty: every container of the pod template.",
+        json_schema_extra=k8s(list_type="set"),
+    )
+    history_hours: int = Field(
+        default=336,
+        ge=3,
+        le=2160,
+        description="Hours of usage history the percentiles are taken over. No recommendation is made "
+        "from less than 3 hours of data. Default: 336 (14 days).",
+    )
+    cpu: CpuPolicy = object_field(CpuPolicy, "CPU request policy. Default: the 95th percentile, no buffer.")
+    memory: MemoryPolicy = object_field(MemoryPolicy, "Memory request policy. Default: the maximum plus 15%.")
+    min_allowed: ResourceList | None = Field(
+        default=None,
+        description="Lowest request recommended per container. Unset resources: no lower bound.",
+    )
+    max_allowed: ResourceList | None = Field(
+        default=None,
+        description="Highest request recommended per container. Unset resources: no upper bound.",
+    )
+    controlled_values: Literal["RequestsOnly", "RequestsAndLimits"] = Field(
+        default="RequestsOnly",
+        description="RequestsOnly changes requests and leaves limits alone. RequestsAndLimits also "
+        "scales each limit to keep its original ratio to the request. Default: RequestsOnly.",
+    )
+    min_change_percent: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Smallest change in percent worth applying; smaller differences are ignored to "
+        "avoid restarting pods for little gain. Default: 10.",
+    )
+    oom_bump: OomBump = object_field(
+        OomBump, "Memory raise after an OOM kill. Default: the larger of +100Mi and x1.2."
+    )
+
+
+class ScalingPolicySpec(ApiModel):
+    """Desired scaling and right-sizing of one workload."""
+
+    model_config = ConfigDict(
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    "has(self.horizontal) || has(self.vertical)",
+                    "set horizontal, vertical or both; a policy without either does nothing",
+                )
+            ]
+        )
+    )
+
+    target_ref: TargetRef = Field(description="The Deployment or StatefulSet this policy manages.")
+    mode: Literal["Recommend", "Apply"] = Field(
+        default="Recommend",
+        description="Recommend writes decisions to status only. Apply also changes the workload's "
+        "replicas and container resources (field manager thrifty). Default: Recommend.",
+    )
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        description="Importance relative to other workloads under the same ResourceBudget: with "
+        "enforcement ScaleDown, the lowest priority is scaled down first. Default: 0.",
+    )
+    horizontal: Horizontal | None = Field(
+        default=None,
+        description="Replica scaling. Unset: replicas are left alone.",
+    )
+    vertical: Vertical | None = Field(
+        default=None,
+        description="Request right-sizing. Unset: container resources are left alone.",
+    )
+
+
+# ----- status -----
+
+
+class Utilization(ApiModel):
+    """Observed average utilization across the workload's pods."""
+
+    cpu_percent: float | None = Field(default=None, description="Average CPU usage in percent of requests.")
+    memory_percent: float | None = Field(
+        default=None, description="Average memory usage in percent of requests."
+    )
+
+
+class ContainerRecommendation(ApiModel):
+    """Current and recommended resources of one container."""
+
+    name: str = Field(description="Container name.")
+    current: ResourceRequirements | None = Field(
+        default=None, description="Requests and limits in the pod template now."
+    )
+    recommended: ResourceRequirements | None = Field(
+        default=None, description="Requests and limits the operator recommends."
+    )
+    reason: str | None = Field(default=None, description="Why, in a sentence (percentile, buffer, bounds).")
+
+
+class Recommendation(ApiModel):
+    """What the operator would set, or did set in Apply mode."""
+
+    replicas: int | None = Field(default=None, description="Recommended replica count.")
+    containers: list[ContainerRecommendation] = Field(
+        default_factory=list,
+        description="Per-container requests and limits, current and recommended, as quantities.",
+        json_schema_extra=k8s(list_type="map", map_keys=["name"]),
+    )
+    reason: str | None = Field(default=None, description="Why this replica count, in a sentence.")
+    generated_at: DateTime | None = Field(default=None, description="When computed, RFC 3339.")
+
+
+class Forecast(ApiModel):
+    """The load forecast behind predictive scaling."""
+
+    peak_replicas: int | None = Field(
+        default=None, description="Replicas needed at the forecast peak within the lead time."
+    )
+    peak_at: DateTime | None = Field(
+        default=None, description="When the forecast peak is expected, RFC 3339."
+    )
+    recent_error: float | None = Field(
+        default=None,
+        description="Recent forecast error as a fraction (mean absolute percentage error, 0.1 = 10%).",
+    )
+    seasonality: str | None = Field(default=None, description="Detected cycle: Daily, Weekly or None.")
+    steering: bool | None = Field(
+        default=None,
+        description="True while the forecast is accurate enough (recentError <= maxForecastError) to steer.",
+    )
+
+
+class Cost(ApiModel):
+    """Monthly cost of the workload's requests at the CostPolicy's prices."""
+
+    monthly_current: float | None = Field(default=None, description="Monthly cost at current size.")
+    monthly_recommended: float | None = Field(
+        default=None, description="Monthly cost at the recommended size."
+    )
+    monthly_savings: float | None = Field(
+        default=None, description="monthlyCurrent - monthlyRecommended; negative when the workload grows."
+    )
+    currency: str | None = Field(default=None, description="Currency of the amounts, e.g. USD.")
+
+
+class LastAction(ApiModel):
+    """The most recent change the operator made to the workload (Apply mode)."""
+
+    time: DateTime | None = Field(default=None, description="When the change was made, RFC 3339.")
+    action: str | None = Field(default=None, description="What changed: ScaleUp, ScaleDown or Resize.")
+    from_: str | None = Field(
+        default=None,
+        # validation/serialization aliases instead of `alias`, so that Python code can pass `from_=`.
+        validation_alias="from",
+        serialization_alias="from",
+        description='Value before the change, e.g. "3" or "cpu 500m".',
+    )
+    to: str | None = Field(default=None, description='Value after the change, e.g. "5" or "cpu 250m".')
+    reason: str | None = Field(default=None, description="Why the change was made.")
+
+
+class Summary(ApiModel):
+    """Short strings for `kubectl get` columns."""
+
+    cpu: str | None = Field(default=None, description='CPU requests now and recommended, e.g. "500m→250m".')
+    memory: str | None = Field(
+        default=None, description='Memory requests now and recommended, e.g. "1Gi→640Mi".'
+    )
+    savings: str | None = Field(default=None, description='Monthly savings with currency, e.g. "12.40 USD".')
+
+
+class ScalingPolicyStatus(ApiModel):
+    """What the operator observed and decided. Written by the operator only."""
+
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation the status was computed for."
+    )
+    conditions: list[Condition] = conditions_field(
+        "Ready (the policy is evaluated), BudgetLimited (a ResourceBudget holds scale-up back), "
+        "ForecastActive (predictive scaling is steering)."
+    )
+    current_replicas: int | None = Field(default=None, description="Replicas of the workload now.")
+    current_utilization: Utilization | None = Field(
+        default=None, description="Average utilization over the last evaluation window."
+    )
+    recommendation: Recommendation | None = Field(default=None, description="The latest recommendation.")
+    forecast: Forecast | None = Field(default=None, description="The latest forecast, if predictive is on.")
+    cost: Cost | None = Field(default=None, description="Monthly cost now and at the recommendation.")
+    last_action: LastAction | None = Field(default=None, description="The last change made in Apply mode.")
+    summary: Summary | None = Field(default=None, description="Short strings shown by kubectl get.")
+
+
+class ScalingPolicy(ApiModel):
+    """A whole ScalingPolicy object as read from the cluster."""
+
+    api_version: str = Field(default=API_VERSION, description=f"{API_VERSION}.")
+    kind: Literal["ScalingPolicy"] = Field(default="ScalingPolicy", description="ScalingPolicy.")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta, description="Object metadata.")
+    spec: ScalingPolicySpec = Field(description="Desired behaviour.")
+    status: ScalingPolicyStatus | None = Field(default=None, description="Observed state.")

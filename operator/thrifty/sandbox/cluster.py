@@ -1,0 +1,243 @@
+"""`thrifty sandbox up | env | down`: a real control plane and Prometheus on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import yaml
+from kubernetes import client, config
+
+from thrifty.sandbox import components, processes
+from thrifty.sandbox.build import Binaries, ensure_binaries
+from thrifty.sandbox.components import Layout
+from thrifty.sandbox.nodes import ready_node_names, reconcile_nodes
+from thrifty.sandbox.pki import Pki, ensure_pki
+from thrifty.sandbox.prometheus import ensure_prometheus, write_prometheus_config
+from thrifty.sandbox.readiness import NotReadyError, client_tls, free_port, http_ok, wait_until
+
+Progress = Callable[[str], None]
+
+# Start order; `down` stops in reverse.
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+ALL_PROCESSES = (*CONTROL_PLANE, "prometheus")
+
+
+class SandboxNotRunningError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SandboxEnv:
+    state_dir: Path
+    kubeconfig: Path
+    prometheus_url: str
+    bin_dirs: tuple[Path, ...]
+
+    def lines(self) -> list[str]:
+        return [f"KUBECONFIG={self.kubeconfig}", f"PROMETHEUS_URL={self.prometheus_url}"]
+
+    def path_with_tools(self, path: str) -> str:
+        """PATH with the sandbox's kubectl and helm first, so they match the API server's version."""
+        return ":".join([*map(str, self.bin_dirs), path])
+
+
+def up(
+    state_dir: Path,
+    spot_nodes: int = 3,
+    on_demand_nodes: int = 2,
+    backfill: Sequence[Path] = (),
+    progress: Progress = print,
+) -> SandboxEnv:
+    """Start everything (or keep what already runs) and return once nodes are Ready."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    layout = Layout(state_dir)
+    bins = ensure_binaries(progress)
+    promtool, prometheus_bin = ensure_prometheus(progress)
+    alive = [name for name in ALL_PROCESSES if processes.pid_of(name, state_dir) is not None]
+    if len(alive) == len(ALL_PROCESSES):
+        progress("[sandbox] already running")
+        ports = _read_ports(layout)
+    else:
+        if alive:
+            progress(f"[sandbox] restarting: only {', '.join(alive)} of it is running")
+            down(state_dir, progress=lambda _: None)
+        ports = {name: free_port() for name in components.PORT_NAMES}
+        layout.ports_file.write_text(json.dumps(ports, indent=2))
+        pki = ensure_pki(layout.pki_dir)
+        _write_kubeconfig(layout, pki, ports["apiserver"])
+        _start_control_plane(bins, layout, pki, ports, progress)
+        write_prometheus_config(layout.prometheus_config)
+    if backfill or processes.pid_of("prometheus", state_dir) is None:
+        restart_prometheus(state_dir, backfill, progress, promtool=promtool, executable=prometheus_bin)
+    _ensure_nodes(layout, spot_nodes, on_demand_nodes, progress)
+    env = current_env(state_dir)
+    (state_dir / "env").write_text("\n".join(env.lines()) + "\n")
+    progress("[sandbox] ready")
+    return env
+
+
+def current_env(state_dir: Path) -> SandboxEnv:
+    layout = Layout(state_dir)
+    if not layout.ports_file.exists() or processes.pid_of("kube-apiserver", state_dir) is None:
+        raise SandboxNotRunningError(
+            f"no sandbox is running in {state_dir}; start one with `thrifty sandbox up`"
+        )
+    ports = _read_ports(layout)
+    return SandboxEnv(
+        state_dir=state_dir,
+        kubeconfig=layout.kubeconfig,
+        prometheus_url=f"http://127.0.0.1:{ports['prometheus']}",
+        bin_dirs=tuple(ensure_binaries(lambda _: None).directories),
+    )
+
+
+def down(state_dir: Path, progress: Progress = print) -> list[str]:
+    """Stop every process the sandbox started, by pid; data stays for the next `up`."""
+    stopped = []
+    for name in reversed([*ALL_PROCESSES, *processes.managed_names(state_dir)]):
+        if name not in stopped and processes.stop(name, state_dir):
+            stopped.append(name)
+            progress(f"[sandbox] stopped {name}")
+    return stopped
+
+
+def stop_prometheus(state_dir: Path) -> None:
+    """Stop only Prometheus: how fault tests take the metrics away from a running operator."""
+    processes.stop("prometheus", state_dir)
+
+
+def restart_prometheus(
+    state_dir: Path,
+    backfill: Sequence[Path] = (),
+    progress: Progress = print,
+    promtool: Path | None = None,
+    executable: Path | None = None,
+) -> None:
+    """(Re)start Prometheus, loading OpenMetrics files into its TSDB first while it is stopped."""
+    from thrifty.sandbox.backfill import backfill as backfill_blocks
+
+    layout = Layout(state_dir)
+    if promtool is None or executable is None:
+        promtool, executable = ensure_prometheus(progress)
+    processes.stop("prometheus", state_dir)
+    if backfill:
+        progress(f"[sandbox] backfilling {len(backfill)} file(s) into Prometheus")
+        backfill_blocks(promtool, list(backfill), layout.prometheus_data)
+    ports = _read_ports(layout)
+    started = processes.start("prometheus", components.prometheus(executable, layout, ports), state_dir)
+    url = f"http://127.0.0.1:{ports['prometheus']}"
+    wait_until(
+        "prometheus",
+        lambda: http_ok(f"{url}/-/ready"),
+        60,
+        started.log,
+        alive=lambda: processes.is_running(started.pid),
+    )
+    progress(f"[sandbox] prometheus ready at {url}")
+
+
+def _start_control_plane(
+    bins: Binaries, layout: Layout, pki: Pki, ports: dict[str, int], progress: Progress
+) -> None:
+    state_dir = layout.state_dir
+    api_url = f"https://127.0.0.1:{ports['apiserver']}"
+    admin_tls = client_tls(pki.ca_cert, pki.admin_cert, pki.admin_key)
+    any_tls = client_tls()
+    steps: list[tuple[str, list[str], Callable[[], bool], float]] = [
+        (
+            "etcd",
+            components.etcd(bins, layout, ports),
+            lambda: http_ok(f"http://127.0.0.1:{ports['etcd_client']}/health", expect='"health":"true"'),
+            60,
+        ),
+        (
+            "kube-apiserver",
+            components.kube_apiserver(bins, pki, ports),
+            lambda: http_ok(f"{api_url}/readyz", admin_tls),
+            120,
+        ),
+        (
+            "kube-controller-manager",
+            components.kube_controller_manager(bins, layout, pki, ports),
+            lambda: http_ok(f"https://127.0.0.1:{ports['controller_manager']}/healthz", any_tls),
+            60,
+        ),
+        (
+            "kube-scheduler",
+            components.kube_scheduler(bins, layout, ports),
+            lambda: http_ok(f"https://127.0.0.1:{ports['scheduler']}/healthz", any_tls),
+            60,
+        ),
+        (
+            "kwok",
+            components.kwok(bins, layout, ports),
+            lambda: http_ok(f"http://127.0.0.1:{ports['kwok']}/healthz"),
+            60,
+        ),
+    ]
+    for name, argv, ready, timeout in steps:
+        started = processes.start(name, argv, state_dir)
+        wait_until(name, ready, timeout, started.log, alive=partial(processes.is_running, started.pid))
+        progress(f"[sandbox] {name} ready")
+
+
+def _ensure_nodes(layout: Layout, spot: int, on_demand: int, progress: Progress) -> None:
+    api = client.CoreV1Api(config.new_client_from_config(str(layout.kubeconfig)))
+    names = reconcile_nodes(api, spot, on_demand)
+    wait_until(
+        "kwok nodes", lambda: set(names) <= ready_node_names(api), 60, layout.state_dir / "logs" / "kwok.log"
+    )
+    # Pods need the namespace's default ServiceAccount, which the controller manager creates.
+    wait_until(
+        "default service account",
+        lambda: bool(api.list_namespaced_service_account("default").items),
+        60,
+        layout.state_dir / "logs" / "kube-controller-manager.log",
+    )
+    progress(f"[sandbox] {spot} spot and {on_demand} on-demand nodes Ready")
+
+
+def _write_kubeconfig(layout: Layout, pki: Pki, port: int) -> None:
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "thrifty-sandbox",
+                "cluster": {"server": f"https://127.0.0.1:{port}", "certificate-authority": str(pki.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "thrifty-admin",
+                "user": {"client-certificate": str(pki.admin_cert), "client-key": str(pki.admin_key)},
+            }
+        ],
+        "contexts": [
+            {"name": "thrifty-sandbox", "context": {"cluster": "thrifty-sandbox", "user": "thrifty-admin"}}
+        ],
+        "current-context": "thrifty-sandbox",
+    }
+    layout.kubeconfig.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
+    layout.kubeconfig.chmod(0o600)
+
+
+def _read_ports(layout: Layout) -> dict[str, int]:
+    ports: dict[str, int] = json.loads(layout.ports_file.read_text())
+    return ports
+
+
+def kubectl(env: SandboxEnv, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the sandbox's own kubectl against it."""
+    binary = shutil.which("kubectl", path=env.path_with_tools(""))
+    if binary is None:
+        raise NotReadyError("kubectl is missing from the sandbox's build cache")
+    return subprocess.run(
+        [binary, f"--kubeconfig={env.kubeconfig}", *args], capture_output=True, text=True, check=check
+    )

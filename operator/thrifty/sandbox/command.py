@@ -1,0 +1,90 @@
+"""The `thrifty sandbox` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from thrifty.sandbox.paths import default_state_dir
+
+
+def register(commands: Any) -> None:
+    sandbox = commands.add_parser(
+        "sandbox", help="a real local control plane (etcd, kube-apiserver, controllers, KWOK) and Prometheus"
+    )
+    sandbox.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where this sandbox keeps its state (default: $THRIFTY_SANDBOX_DIR or the cache)",
+    )
+    actions = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
+    up = actions.add_parser("up", help="start everything and print KUBECONFIG= and PROMETHEUS_URL= lines")
+    up.add_argument("--spot-nodes", type=int, default=3, help="KWOK nodes labelled as spot (default: 3)")
+    up.add_argument(
+        "--on-demand-nodes", type=int, default=2, help="KWOK nodes labelled on-demand (default: 2)"
+    )
+    up.add_argument(
+        "--backfill",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.om",
+        help="OpenMetrics file to load into Prometheus (repeatable)",
+    )
+    actions.add_parser("env", help="print the KUBECONFIG= and PROMETHEUS_URL= lines again")
+    actions.add_parser("down", help="stop every process the sandbox started")
+    backfill = actions.add_parser("backfill", help="load OpenMetrics files into the running Prometheus")
+    backfill.add_argument("files", type=Path, nargs="+", metavar="FILE.om")
+    actions.add_parser("build", help="build (or find cached) the control plane binaries and print where")
+
+
+def run(args: argparse.Namespace) -> int:
+    from thrifty.sandbox import cluster
+
+    state_dir: Path = args.state_dir or default_state_dir()
+    action = args.sandbox_command
+    try:
+        if action == "up":
+            for count, flag in (
+                (args.spot_nodes, "--spot-nodes"),
+                (args.on_demand_nodes, "--on-demand-nodes"),
+            ):
+                if count < 0:
+                    raise SystemExit(f"{flag} must be 0 or more, got {count}")
+            env = cluster.up(
+                state_dir, args.spot_nodes, args.on_demand_nodes, args.backfill, progress=_progress
+            )
+        elif action == "env":
+            env = cluster.current_env(state_dir)
+        elif action == "down":
+            stopped = cluster.down(state_dir, progress=_progress)
+            _progress(f"[sandbox] down ({len(stopped)} processes stopped)")
+            return 0
+        elif action == "backfill":
+            cluster.restart_prometheus(state_dir, args.files, progress=_progress)
+            env = cluster.current_env(state_dir)
+        elif action == "build":
+            from thrifty.sandbox.build import ensure_binaries
+
+            for directory in ensure_binaries(_progress).directories:
+                print(directory)
+            return 0
+        else:
+            raise AssertionError(action)
+    except cluster.SandboxNotRunningError as err:
+        _progress(f"error: {err}")
+        return 1
+    for line in env.lines():
+        print(line, flush=True)
+    _progress(
+        f"[sandbox] kubectl and helm matching this API server are in: {' '.join(map(str, env.bin_dirs))}"
+    )
+    return 0
+
+
+def _progress(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
