@@ -1,0 +1,30 @@
+"""kopf settings: our own annotation prefix, finalizer and peering name; quiet Events; sane timeouts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from thrifty.handlers.config import PREFIX
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{PREFIX}/finalizer"
+    settings.peering.name = "thrifty"
+    # Without kopf's peering CRD installed, run alone rather than refuse to start.
+    settings.peering.mandatory = False
+    settings.posting.level = logging.WARNING
+    # End silent watch stalls: the server closes a watch after server_timeout, the client gives up
+    # after client_timeout, and a watch with no event for inactivity_timeout is restarted.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.inactivity_timeout = 600
+    settings.networking.request_timeout = 60
+    settings.execution.max_workers = 8

@@ -1,0 +1,52 @@
+"""Session fixtures: one real sandbox (kube-apiserver, controllers, KWOK, Prometheus) for all tests.
+
+The sandbox lives in its own state directory, so a developer's `make demo` sandbox is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from thrifty.sandbox import cluster
+from thrifty.sandbox.cluster import SandboxEnv
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
+    state_dir = tmp_path_factory.mktemp("sandbox")
+    env = cluster.up(state_dir, spot_nodes=3, on_demand_nodes=2)
+    try:
+        yield env
+    finally:
+        cluster.down(state_dir, progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def api_client(sandbox: SandboxEnv) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(sandbox.kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def crds_installed(sandbox: SandboxEnv) -> None:
+    kubectl(sandbox, "apply", "-f", str(REPO / "crds"))
+    kubectl(sandbox, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+
+
+def kubectl(env: SandboxEnv, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The sandbox's own kubectl (same version as its API server)."""
+    result = cluster.kubectl(env, *args, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def sandbox_environ(env: SandboxEnv) -> dict[str, str]:
+    return {**os.environ, "KUBECONFIG": str(env.kubeconfig), "PROMETHEUS_URL": env.prometheus_url}
