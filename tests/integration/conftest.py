@@ -40,9 +40,11 @@ def crds_installed(sandbox: SandboxEnv) -> None:
     kubectl(sandbox, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
 
-def kubectl(env: SandboxEnv, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    env: SandboxEnv, *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """The sandbox's own kubectl (same version as its API server)."""
-    result = cluster.kubectl(env, *args, check=False)
+    result = cluster.kubectl(env, *args, check=False, input=input)
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result

@@ -233,11 +233,17 @@ def _read_ports(layout: Layout) -> dict[str, int]:
     return ports
 
 
-def kubectl(env: SandboxEnv, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    env: SandboxEnv, *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the sandbox's own kubectl against it."""
-    binary = shutil.which("kubectl", path=env.path_with_tools(""))
+    binary = shutil.which("kubectl", path=":".join(map(str, env.bin_dirs)))
     if binary is None:
         raise NotReadyError("kubectl is missing from the sandbox's build cache")
     return subprocess.run(
-        [binary, f"--kubeconfig={env.kubeconfig}", *args], capture_output=True, text=True, check=check
+        [binary, f"--kubeconfig={env.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        input=input,
     )

@@ -1,0 +1,71 @@
+"""`thrifty run` as a real process against the sandbox, the way a user starts it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from thrifty.sandbox.cluster import SandboxEnv
+from thrifty.sandbox.readiness import free_port, http_ok
+
+RESYNC_SECONDS = 2
+
+
+class OperatorProcess:
+    def __init__(self, env: SandboxEnv, log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        environ = {
+            **os.environ,
+            "KUBECONFIG": str(self.env.kubeconfig),
+            "PROMETHEUS_URL": self.env.prometheus_url,
+            "THRIFTY_RESYNC_SECONDS": str(RESYNC_SECONDS),
+        }
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "thrifty.cli",
+                    "run",
+                    f"--liveness=http://127.0.0.1:{self.port}/healthz",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environ,
+            )
+        deadline = time.monotonic() + 60
+        while not http_ok(f"http://127.0.0.1:{self.port}/healthz"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the operator did not come up:\n{self.tail()}")
+            time.sleep(0.2)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,256 @@
+"""The operator against a real API server: examples become Ready, edits and targets are followed,
+and a restart changes nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from operator_process import RESYNC_SECONDS, OperatorProcess
+
+from conftest import REPO, kubectl
+from thrifty.sandbox.cluster import SandboxEnv
+
+NAMESPACE = "operator-test"
+
+
+@pytest.fixture(scope="module")
+def operator(
+    sandbox: SandboxEnv, crds_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    kubectl(sandbox, "create", "namespace", NAMESPACE)
+    process = OperatorProcess(sandbox, tmp_path_factory.mktemp("operator") / "operator.log").start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        kubectl(sandbox, "delete", "namespace", NAMESPACE, "--wait=false")
+
+
+def get(env: SandboxEnv, *args: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(kubectl(env, "get", *args, "-o", "json").stdout)
+    return document
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    for item in obj.get("status", {}).get("conditions", []):
+        if item["type"] == kind:
+            return dict(item)
+    return {}
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, operator: OperatorProcess) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{what} within {timeout:.0f}s; operator log:\n{operator.tail()}")
+
+
+def apply(env: SandboxEnv, manifest: str) -> None:
+    kubectl(env, "apply", "-f", "-", input=manifest)
+
+
+def is_ready_and_current(obj: dict[str, Any]) -> bool:
+    generation = obj["metadata"]["generation"]
+    ready = condition(obj, "Ready")
+    return (
+        ready.get("status") == "True"
+        and obj.get("status", {}).get("observedGeneration") == generation
+        and ready.get("observedGeneration") == generation
+    )
+
+
+EXAMPLES = [
+    ("costpolicy", "default", None),
+    ("resourcebudget", "demo-monthly", None),
+    ("scalingpolicy", "web", "demo"),
+]
+
+
+def example(env: SandboxEnv, kind: str, name: str, namespace: str | None) -> dict[str, Any]:
+    return get(env, kind, name, *(["-n", namespace] if namespace else []))
+
+
+def test_every_example_becomes_ready_within_10_seconds(
+    sandbox: SandboxEnv, operator: OperatorProcess
+) -> None:
+    kubectl(sandbox, "apply", "-f", str(REPO / "examples"))
+    for kind, name, namespace in EXAMPLES:
+        wait_for(
+            f"{kind}/{name} Ready with observedGeneration == generation",
+            lambda k=kind, n=name, ns=namespace: is_ready_and_current(example(sandbox, k, n, ns)),  # type: ignore[misc]
+            10,
+            operator,
+        )
+    policy = example(sandbox, "scalingpolicy", "web", "demo")
+    assert policy["status"]["currentReplicas"] == 3
+    assert condition(policy, "TargetFound")["reason"] == "TargetFound"
+
+
+SCALING_POLICY = """
+apiVersion: thrifty.dev/v1alpha1
+kind: ScalingPolicy
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  targetRef: {{kind: Deployment, name: {target}}}
+  horizontal: {{minReplicas: 1, maxReplicas: 4}}
+"""
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: app, image: nginx}}]
+"""
+
+
+def test_missing_target_is_reported_and_becomes_ready_when_it_appears(
+    sandbox: SandboxEnv, operator: OperatorProcess
+) -> None:
+    apply(sandbox, SCALING_POLICY.format(name="late", namespace=NAMESPACE, target="late-app"))
+
+    def not_found() -> bool:
+        ready = condition(get(sandbox, "scalingpolicy", "late", "-n", NAMESPACE), "Ready")
+        return ready.get("status") == "False" and ready.get("reason") == "TargetNotFound"
+
+    wait_for("Ready=False, reason TargetNotFound", not_found, 10, operator)
+    message = condition(get(sandbox, "scalingpolicy", "late", "-n", NAMESPACE), "Ready")["message"]
+    assert f"Deployment {NAMESPACE}/late-app does not exist" in message
+
+    apply(sandbox, DEPLOYMENT.format(name="late-app", namespace=NAMESPACE))
+    wait_for(
+        "Ready=True once the Deployment exists",
+        lambda: is_ready_and_current(get(sandbox, "scalingpolicy", "late", "-n", NAMESPACE)),
+        10 + 3 * RESYNC_SECONDS,
+        operator,
+    )
+
+
+def test_editing_the_spec_updates_status(sandbox: SandboxEnv, operator: OperatorProcess) -> None:
+    apply(sandbox, DEPLOYMENT.format(name="edited-app", namespace=NAMESPACE))
+    apply(sandbox, SCALING_POLICY.format(name="edited", namespace=NAMESPACE, target="edited-app"))
+    wait_for(
+        "the new policy Ready",
+        lambda: is_ready_and_current(get(sandbox, "scalingpolicy", "edited", "-n", NAMESPACE)),
+        10,
+        operator,
+    )
+    kubectl(
+        sandbox,
+        "patch",
+        "scalingpolicy",
+        "edited",
+        "-n",
+        NAMESPACE,
+        "--type=merge",
+        "-p",
+        '{"spec": {"targetRef": {"name": "no-such-app"}}}',
+    )
+
+    def follows_edit() -> bool:
+        policy = get(sandbox, "scalingpolicy", "edited", "-n", NAMESPACE)
+        ready = condition(policy, "Ready")
+        return (
+            policy["metadata"]["generation"] == 2
+            and policy["status"]["observedGeneration"] == 2
+            and ready.get("reason") == "TargetNotFound"
+        )
+
+    wait_for("status to follow the edit (generation 2, TargetNotFound)", follows_edit, 10, operator)
+
+
+def test_cost_policy_not_named_default_says_it_is_not_in_use(
+    sandbox: SandboxEnv, operator: OperatorProcess
+) -> None:
+    document = (
+        (REPO / "examples" / "costpolicy.yaml").read_text().replace("name: default", "name: staging", 1)
+    )
+    apply(sandbox, document)
+    try:
+
+        def not_in_use() -> bool:
+            ready = condition(get(sandbox, "costpolicy", "staging"), "Ready")
+            return ready.get("status") == "False" and ready.get("reason") == "NotInUse"
+
+        wait_for("Ready=False, reason NotInUse", not_in_use, 10, operator)
+    finally:
+        kubectl(sandbox, "delete", "costpolicy", "staging")
+
+
+BUDGET_WITH_WEBHOOK = f"""
+apiVersion: thrifty.dev/v1alpha1
+kind: ResourceBudget
+metadata: {{name: hooked}}
+spec:
+  amount: 100
+  scope: {{namespaces: [{NAMESPACE}]}}
+  webhook: {{secretRef: {{namespace: {NAMESPACE}, name: budget-webhook}}}}
+"""
+
+
+def test_budget_waits_for_its_webhook_secret(sandbox: SandboxEnv, operator: OperatorProcess) -> None:
+    apply(sandbox, BUDGET_WITH_WEBHOOK)
+    try:
+
+        def secret_missing() -> bool:
+            ready = condition(get(sandbox, "resourcebudget", "hooked"), "Ready")
+            return ready.get("reason") == "WebhookSecretNotFound"
+
+        wait_for("Ready=False, reason WebhookSecretNotFound", secret_missing, 10, operator)
+        kubectl(
+            sandbox,
+            "create",
+            "secret",
+            "generic",
+            "budget-webhook",
+            "-n",
+            NAMESPACE,
+            "--from-literal=url=http://127.0.0.1:9/hook",
+        )
+        wait_for(
+            "Ready=True once the Secret exists",
+            lambda: is_ready_and_current(get(sandbox, "resourcebudget", "hooked")),
+            10 + 3 * RESYNC_SECONDS,
+            operator,
+        )
+    finally:
+        kubectl(sandbox, "delete", "resourcebudget", "hooked")
+
+
+def events_about(env: SandboxEnv, name: str, namespace: str) -> list[tuple[str, str, int]]:
+    events = get(env, "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}")
+    return sorted((e["reason"], e.get("message", ""), e.get("count", 1)) for e in events["items"])
+
+
+def test_restarting_the_operator_changes_nothing(
+    sandbox: SandboxEnv, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    kubectl(sandbox, "apply", "-f", str(REPO / "examples"))
+    wait_for(
+        "examples Ready",
+        lambda: all(is_ready_and_current(example(sandbox, *e)) for e in EXAMPLES),
+        10,
+        operator,
+    )
+    statuses_before = [example(sandbox, *e)["status"] for e in EXAMPLES]
+    events_before = events_about(sandbox, "web", "demo")
+
+    operator.stop()
+    operator.start()
+    # Long enough for resume handlers and several timer rounds to have run.
+    time.sleep(4 * RESYNC_SECONDS)
+
+    assert [example(sandbox, *e)["status"] for e in EXAMPLES] == statuses_before
+    assert events_about(sandbox, "web", "demo") == events_before
