@@ -26,8 +26,8 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	@echo "==> ruff"
-	@$(BIN)/ruff check operator tests
-	@$(BIN)/ruff format --check operator tests
+	@$(BIN)/ruff check operator tests examples
+	@$(BIN)/ruff format --check operator tests examples
 
 typecheck: $(STAMP)
 	@echo "==> mypy --strict operator/"

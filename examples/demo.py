@@ -1,0 +1,100 @@
+"""`make demo`: a sandbox, the CRDs, the examples with a real trace as their history, the operator,
+and what it decided, shown with kubectl. `make demo-down` stops it all."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from thrifty.sandbox import cluster, processes
+from thrifty.sandbox.demo_data import load_trace_history
+from thrifty.sandbox.paths import default_state_dir
+from thrifty.sandbox.readiness import free_port, http_ok, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+KINDS = "costpolicies,resourcebudgets,scalingpolicies"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def kubectl(env: cluster.SandboxEnv, *args: str) -> str:
+    result = cluster.kubectl(env, *args, check=False)
+    if result.returncode != 0:
+        sys.exit(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def all_ready(env: cluster.SandboxEnv) -> bool:
+    items = json.loads(kubectl(env, "get", KINDS, "-A", "-o", "json"))["items"]
+    return bool(items) and all(
+        any(c["type"] == "Ready" and c["status"] == "True" for c in i.get("status", {}).get("conditions", []))
+        for i in items
+    )
+
+
+def start_operator(env: cluster.SandboxEnv) -> None:
+    if processes.pid_of("operator", env.state_dir) is not None:
+        processes.stop("operator", env.state_dir)
+    port = free_port()
+    started = processes.start(
+        "operator",
+        [sys.executable, "-m", "thrifty.cli", "run", f"--liveness=http://127.0.0.1:{port}/healthz"],
+        env.state_dir,
+        env={"KUBECONFIG": str(env.kubeconfig), "PROMETHEUS_URL": env.prometheus_url},
+    )
+    wait_until(
+        "the operator",
+        lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+        60,
+        started.log,
+        alive=lambda: processes.is_running(started.pid),
+    )
+    say(f"==> operator running (pid {started.pid}); log: {started.log}")
+
+
+def up() -> None:
+    state_dir = default_state_dir()
+    say("==> sandbox: etcd, kube-apiserver, controller-manager, scheduler, KWOK nodes, Prometheus")
+    env = cluster.up(state_dir, progress=say)
+    say("==> CRDs")
+    kubectl(env, "apply", "-f", str(REPO / "crds"))
+    kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    say("==> examples: namespace demo, Deployment web, CostPolicy, ResourceBudget, ScalingPolicy")
+    kubectl(env, "apply", "-f", str(REPO / "examples"))
+    kubectl(env, "rollout", "status", "deployment/web", "-n", "demo", "--timeout=120s")
+    marker = state_dir / "demo-history-loaded"
+    if not marker.exists():
+        say("==> history: the real alibaba2018 trace replayed as the pods' CPU and memory in Prometheus")
+        load_trace_history(state_dir, "demo", "alibaba2018", history_days=14, progress=say)
+        marker.touch()
+    start_operator(env)
+    started = time.monotonic()
+    while not all_ready(env) and time.monotonic() - started < 60:
+        time.sleep(0.5)
+    say(f"\n$ kubectl get {KINDS} -A")
+    say(kubectl(env, "get", KINDS, "-A"))
+    conditions = '{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\\n"}{end}'
+    say("$ kubectl get scalingpolicy web -n demo -o jsonpath=<conditions>")
+    say(kubectl(env, "get", "scalingpolicy", "web", "-n", "demo", "-o", f"jsonpath={conditions}"))
+    say("Use it yourself:")
+    for line in env.lines():
+        say(f"  export {line}")
+    say(f"  export PATH={':'.join(map(str, env.bin_dirs))}:$PATH   # kubectl matching the API server")
+    say("  kubectl get thrifty -A")
+    say("Stop everything with: make demo-down")
+
+
+def down() -> None:
+    stopped = cluster.down(default_state_dir(), progress=say)
+    say(f"==> stopped {len(stopped)} processes")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--down", action="store_true", help="stop the demo's operator and sandbox")
+    down() if parser.parse_args().down else up()
