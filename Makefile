@@ -42,7 +42,9 @@ unit: $(STAMP)
 	@$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP)
-	@echo "==> integration tests (builds the sandbox on first run: several minutes, cached afterwards)"
+	@echo "==> sandbox components (built from Go modules on first run, about 12 minutes; cached afterwards)"
+	@$(BIN)/thrifty sandbox build
+	@echo "==> integration tests (real kube-apiserver, controllers, KWOK and Prometheus)"
 	@$(BIN)/pytest -q tests/integration
 
 test: lint typecheck layers unit integration

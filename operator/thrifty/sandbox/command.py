@@ -38,7 +38,9 @@ def register(commands: Any) -> None:
     actions.add_parser("down", help="stop every process the sandbox started")
     backfill = actions.add_parser("backfill", help="load OpenMetrics files into the running Prometheus")
     backfill.add_argument("files", type=Path, nargs="+", metavar="FILE.om")
-    actions.add_parser("build", help="build (or find cached) the control plane binaries and print where")
+    actions.add_parser(
+        "build", help="build (or find cached) the control plane, install Prometheus if absent, print where"
+    )
     trace = actions.add_parser(
         "load-trace", help="replay a real datacenter trace as the Prometheus history of a namespace's pods"
     )
@@ -84,9 +86,12 @@ def run(args: argparse.Namespace) -> int:
             env = cluster.current_env(state_dir)
         elif action == "build":
             from thrifty.sandbox.build import ensure_binaries
+            from thrifty.sandbox.prometheus import ensure_prometheus
 
             for directory in ensure_binaries(_progress).directories:
                 print(directory)
+            for binary in ensure_prometheus(_progress):
+                print(binary)
             return 0
         else:
             raise AssertionError(action)
