@@ -433,6 +433,14 @@ class Vertical(ApiModel):
     oom_bump: OomBump = object_field(
         OomBump, "Memory raise after an OOM kill. Default: the larger of +100Mi and x1.2."
     )
+    cooldown_seconds: int = Field(
+        default=21600,
+        ge=0,
+        le=2592000,
+        description="In Apply mode, the least time between two resource changes of the workload, in "
+        "seconds; each change rolls its pods, so changes stay rare. An OOM kill skips the wait for a "
+        "memory raise. Default: 21600 (6 hours).",
+    )
 
 
 class ScalingPolicySpec(ApiModel):
