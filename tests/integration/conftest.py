@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from kubernetes import client, config
@@ -17,6 +19,8 @@ from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 
 REPO = Path(__file__).resolve().parents[2]
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +56,42 @@ def kubectl(
 
 def sandbox_environ(env: SandboxEnv) -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(env.kubeconfig), "PROMETHEUS_URL": env.prometheus_url}
+
+
+def eventually(what: str, check: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
+    """Poll ``check`` until it returns something truthy (returned) or ``timeout`` seconds pass.
+
+    ``timeout`` is a limit for an eventual state, not a benchmark: nothing asserts how fast it is.
+    """
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s (last seen: {last!r:.2000})")
+        time.sleep(interval)
+
+
+def parse_table(text: str) -> list[dict[str, str]]:
+    """Rows of one table as kubectl prints it, keyed by header, cells cut at the header's columns.
+
+    Cutting at column offsets (not at whitespace) keeps empty cells from shifting the others.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = lines[0]
+    names = header.split()
+    starts: list[int] = []
+    position = 0
+    for name in names:
+        position = header.index(name, position)
+        starts.append(position)
+        position += len(name)
+    bounds = [*starts[1:], None]
+    return [
+        {name: line[start:end].strip() for name, start, end in zip(names, starts, bounds, strict=True)}
+        for line in lines[1:]
+    ]

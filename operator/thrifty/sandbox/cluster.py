@@ -19,7 +19,7 @@ from thrifty.sandbox.components import Layout
 from thrifty.sandbox.nodes import ready_node_names, reconcile_nodes
 from thrifty.sandbox.pki import Pki, ensure_pki
 from thrifty.sandbox.prometheus import ensure_prometheus, write_prometheus_config
-from thrifty.sandbox.readiness import NotReadyError, client_tls, free_port, http_ok, wait_until
+from thrifty.sandbox.readiness import NotReadyError, client_tls, free_ports, http_ok, wait_until
 
 Progress = Callable[[str], None]
 
@@ -59,15 +59,16 @@ def up(
     layout = Layout(state_dir)
     bins = ensure_binaries(progress)
     promtool, prometheus_bin = ensure_prometheus(progress)
-    alive = [name for name in ALL_PROCESSES if processes.pid_of(name, state_dir) is not None]
-    if len(alive) == len(ALL_PROCESSES):
-        progress("[sandbox] already running")
-        ports = _read_ports(layout)
+    # Prometheus alone may be down (a fault test stops it): it is restarted below on its old port,
+    # so a running operator and exported variables keep working.
+    alive = [name for name in CONTROL_PLANE if processes.pid_of(name, state_dir) is not None]
+    if len(alive) == len(CONTROL_PLANE):
+        progress("[sandbox] control plane already running")
     else:
         if alive:
             progress(f"[sandbox] restarting: only {', '.join(alive)} of it is running")
             down(state_dir, progress=lambda _: None)
-        ports = {name: free_port() for name in components.PORT_NAMES}
+        ports = dict(zip(components.PORT_NAMES, free_ports(len(components.PORT_NAMES)), strict=True))
         layout.ports_file.write_text(json.dumps(ports, indent=2))
         pki = ensure_pki(layout.pki_dir)
         _write_kubeconfig(layout, pki, ports["apiserver"])
