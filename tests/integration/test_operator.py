@@ -14,13 +14,22 @@ from operator_process import RESYNC_SECONDS, OperatorProcess
 
 from conftest import REPO, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
+from thrifty.sandbox.demo_data import load_trace_history
 
 NAMESPACE = "operator-test"
 
 
 @pytest.fixture(scope="module")
+def demo_history(sandbox: SandboxEnv) -> None:
+    """The example workload with a day of real-trace history, as `make demo` gives it."""
+    kubectl(sandbox, "apply", "-f", str(REPO / "examples" / "00-workload.yaml"))
+    kubectl(sandbox, "rollout", "status", "deployment/web", "-n", "demo", "--timeout=120s")
+    load_trace_history(sandbox.state_dir, "demo", "alibaba2018", history_days=1, progress=lambda _: None)
+
+
+@pytest.fixture(scope="module")
 def operator(
-    sandbox: SandboxEnv, crds_installed: None, tmp_path_factory: pytest.TempPathFactory
+    sandbox: SandboxEnv, crds_installed: None, demo_history: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     kubectl(sandbox, "create", "namespace", NAMESPACE)
     process = OperatorProcess(sandbox, tmp_path_factory.mktemp("operator") / "operator.log").start()
@@ -43,13 +52,16 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return {}
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, operator: OperatorProcess) -> None:
+def wait_for(
+    what: str, check: Callable[[], bool], timeout: float, operator: OperatorProcess, show: Any = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout:.0f}s; operator log:\n{operator.tail()}")
+    state = f"\nlast seen: {json.dumps(show(), indent=1)}" if show else ""
+    raise AssertionError(f"{what} within {timeout:.0f}s{state}\noperator log:\n{operator.tail()}")
 
 
 def apply(env: SandboxEnv, manifest: str) -> None:
@@ -87,6 +99,7 @@ def test_every_example_becomes_ready_within_10_seconds(
             lambda k=kind, n=name, ns=namespace: is_ready_and_current(example(sandbox, k, n, ns)),  # type: ignore[misc]
             10,
             operator,
+            show=lambda k=kind, n=name, ns=namespace: example(sandbox, k, n, ns).get("status"),  # type: ignore[misc]
         )
     policy = example(sandbox, "scalingpolicy", "web", "demo")
     assert policy["status"]["currentReplicas"] == 3

@@ -19,3 +19,5 @@ def _seconds(name: str, default: float) -> float:
 # How often every policy is re-checked even without a change to it (e.g. its target appearing).
 RESYNC_SECONDS: Final = _seconds("THRIFTY_RESYNC_SECONDS", 10.0)
 PREFIX: Final = "thrifty.dev"
+# How often usage history is read from Prometheus (one batch per namespace per round).
+EVALUATION_SECONDS: Final = _seconds("THRIFTY_EVALUATION_SECONDS", 60.0)

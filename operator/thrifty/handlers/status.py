@@ -19,8 +19,13 @@ def publish(
     prerequisites: Sequence[Observation],
     ready: tuple[str, str],
     fields: Mapping[str, Any] | None = None,
+    informational: Sequence[Observation] = (),
+    not_ready: Observation | None = None,
 ) -> None:
     """Merge the observations into status (plus a summary Ready) and patch what differs.
+
+    Ready is False with the first failing prerequisite's reason, or with `not_ready` when given;
+    informational conditions are reported without deciding Ready.
 
     Re-running with the same observations patches nothing and posts nothing, which is what makes a
     restart of the operator free of side effects.
@@ -29,8 +34,12 @@ def publish(
     current = status_model.model_validate(current_raw)
     existing: list[Condition] = list(getattr(current, "conditions", []))
     summary = ready_from(prerequisites, *ready)
+    if summary.status == "True" and not_ready is not None:
+        summary = not_ready
     generation = body.metadata.get("generation")
-    conditions = merge_conditions(existing, [*prerequisites, summary], generation, datetime.now(UTC))
+    conditions = merge_conditions(
+        existing, [*prerequisites, *informational, summary], generation, datetime.now(UTC)
+    )
     desired = current.model_copy(
         update={"observed_generation": generation, "conditions": conditions, **(fields or {})}
     )

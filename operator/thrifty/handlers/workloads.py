@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from thrifty.engine.conflicts import OtherAutoscaler
+from thrifty.sources.workloads import Workload, workload_from
 
 
-@dataclass(frozen=True)
-class Workload:
-    kind: str
-    namespace: str
-    name: str
-    replicas: int
-    containers: tuple[str, ...]
-
-
-def _workload(
-    kind: str, namespace: str | None, name: str, spec: Any, status: Any
-) -> dict[tuple[str, str, str], Workload]:
-    containers = tuple(c["name"] for c in spec.get("template", {}).get("spec", {}).get("containers", []))
-    replicas = int(status.get("replicas") or 0)
-    # Both kinds are namespaced: kopf always passes a namespace for them.
-    ns = namespace or ""
-    return {(kind, ns, name): Workload(kind, ns, name, replicas, containers)}
+def _workload(kind: str, body: kopf.Body) -> dict[tuple[str, str, str], Workload]:
+    workload = workload_from(kind, body)
+    return {(kind, workload.namespace, workload.name): workload}
 
 
 @kopf.index("apps", "v1", "deployments")
-def deployments(
-    namespace: str | None, name: str, spec: Any, status: Any, **_: Any
-) -> dict[tuple[str, str, str], Workload]:
-    return _workload("Deployment", namespace, name, spec, status)
+def deployments(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str], Workload]:
+    return _workload("Deployment", body)
 
 
 @kopf.index("apps", "v1", "statefulsets")
-def statefulsets(
-    namespace: str | None, name: str, spec: Any, status: Any, **_: Any
-) -> dict[tuple[str, str, str], Workload]:
-    return _workload("StatefulSet", namespace, name, spec, status)
+def statefulsets(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str], Workload]:
+    return _workload("StatefulSet", body)
 
 
 def find_workload(

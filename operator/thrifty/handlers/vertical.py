@@ -1,0 +1,241 @@
+"""Right-sizing of one workload: API spec -> engine settings, usage history -> recommendation, status.
+
+Pure (no kopf, no API calls), so the operator and `thrifty recommend` share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from thrifty.actuators.workload_resources import ContainerResources
+from thrifty.api.common import ResourceList, ResourceRequirements
+from thrifty.api.conditions import Observation
+from thrifty.api.scaling_policy import ContainerRecommendation, Cost, Summary, Vertical
+from thrifty.engine.cost import Rates, monthly_request_cost
+from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
+from thrifty.engine.rightsizing import ContainerUsage, VerticalRecommendation, VerticalSettings, recommend
+from thrifty.sources.usage import ContainerHistory
+from thrifty.sources.workloads import TemplateContainer, Workload
+
+
+@dataclass(frozen=True)
+class Prices:
+    rates: Rates
+    hours_per_month: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class VerticalOutcome:
+    containers: tuple[ContainerRecommendation, ...]
+    changes: dict[str, ContainerResources]  # what Apply mode would write; empty when nothing changes
+    observation: Observation  # the Recommendation condition
+    cost: Cost | None
+    summary: Summary
+    oom_bump: bool
+
+
+def settings_from(vertical: Vertical) -> VerticalSettings:
+    def quantity(value: int | str | None) -> float | None:
+        return None if value is None else parse_quantity(value)
+
+    low = vertical.min_allowed or ResourceList()
+    high = vertical.max_allowed or ResourceList()
+    return VerticalSettings(
+        cpu_percentile=vertical.cpu.percentile,
+        cpu_buffer=vertical.cpu.buffer_percent / 100,
+        memory_percentile=vertical.memory.percentile,
+        memory_buffer=vertical.memory.buffer_percent / 100,
+        min_cpu_cores=quantity(low.cpu),
+        max_cpu_cores=quantity(high.cpu),
+        min_memory_bytes=quantity(low.memory),
+        max_memory_bytes=quantity(high.memory),
+        controlled_values=vertical.controlled_values,
+        min_change=vertical.min_change_percent / 100,
+        oom_min_increase_bytes=parse_quantity(vertical.oom_bump.min_increase),
+        oom_multiplier=vertical.oom_bump.multiplier,
+    )
+
+
+def evaluate(
+    histories: Sequence[ContainerHistory],
+    step_seconds: float,
+    vertical: Vertical,
+    workload: Workload,
+    prices: Prices,
+) -> VerticalOutcome:
+    """Recommend requests for each container with history (all of them, or those the spec names).
+
+    What the pod template requests now is the baseline, not what Prometheus last saw: after a
+    change the old pods' series linger, and comparing against them would patch again and again.
+    """
+    settings = settings_from(vertical)
+    template = {c.name: c for c in workload.containers}
+    chosen = [
+        _with_template(h, template[h.container])
+        for h in histories
+        if h.container in template and (not vertical.containers or h.container in vertical.containers)
+    ]
+    replicas = workload.desired_replicas
+    decided = [(h, recommend(_usage(h, step_seconds), settings)) for h in chosen]
+    containers = tuple(_status_entry(h, r) for h, r in decided)
+    changes = {h.container: _change(r) for h, r in decided if r.cpu_changed or r.memory_changed}
+    return VerticalOutcome(
+        containers=containers,
+        changes=changes,
+        observation=_observation(decided),
+        cost=_cost(decided, replicas, prices),
+        summary=_summary(decided, replicas, prices),
+        oom_bump=any(r.oom_bumped for _, r in decided),
+    )
+
+
+def _with_template(history: ContainerHistory, container: TemplateContainer) -> ContainerHistory:
+    return replace(
+        history,
+        cpu_request=container.cpu_request,
+        cpu_limit=container.cpu_limit,
+        memory_request=container.memory_request,
+        memory_limit=container.memory_limit,
+    )
+
+
+def _usage(history: ContainerHistory, step_seconds: float) -> ContainerUsage:
+    return ContainerUsage(
+        cpu_cores=history.cpu_cores,
+        memory_bytes=history.memory_bytes,
+        step_seconds=step_seconds,
+        cpu_request=history.cpu_request,
+        cpu_limit=history.cpu_limit,
+        memory_request=history.memory_request,
+        memory_limit=history.memory_limit,
+        oom_killed=history.oom_killed,
+        # cAdvisor samples miss the spike that killed the container: the limit is what it reached.
+        oom_memory_bytes=history.memory_limit if history.oom_killed else None,
+    )
+
+
+def _requirements(
+    cpu_req: float | None, cpu_lim: float | None, mem_req: float | None, mem_lim: float | None
+) -> ResourceRequirements:
+    def listed(cpu: float | None, memory: float | None) -> ResourceList | None:
+        if cpu is None and memory is None:
+            return None
+        return ResourceList(
+            cpu=None if cpu is None else format_cpu(cpu),
+            memory=None if memory is None else format_memory(memory),
+        )
+
+    return ResourceRequirements(requests=listed(cpu_req, mem_req), limits=listed(cpu_lim, mem_lim))
+
+
+def _status_entry(history: ContainerHistory, rec: VerticalRecommendation) -> ContainerRecommendation:
+    current = _requirements(
+        history.cpu_request, history.cpu_limit, history.memory_request, history.memory_limit
+    )
+    recommended = None
+    if rec.status != "InsufficientHistory":
+        recommended = _requirements(rec.cpu_request, rec.cpu_limit, rec.memory_request, rec.memory_limit)
+    return ContainerRecommendation(
+        name=history.container, current=current, recommended=recommended, reason=rec.reason
+    )
+
+
+def _change(rec: VerticalRecommendation) -> ContainerResources:
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if rec.cpu_changed and rec.cpu_request is not None:
+        requests["cpu"] = format_cpu(rec.cpu_request)
+        if rec.cpu_limit is not None:
+            limits["cpu"] = format_cpu(rec.cpu_limit)
+    if rec.memory_changed and rec.memory_request is not None:
+        requests["memory"] = format_memory(rec.memory_request)
+        if rec.memory_limit is not None:
+            limits["memory"] = format_memory(rec.memory_limit)
+    return ContainerResources(requests=requests, limits=limits)
+
+
+def _observation(decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]]) -> Observation:
+    if not decided:
+        return Observation(
+            "Recommendation", "False", "NoData", "no container of the workload has usage history"
+        )
+    short = [(h, r) for h, r in decided if r.status == "InsufficientHistory"]
+    if short:
+        history, rec = short[0]
+        return Observation(
+            "Recommendation",
+            "False",
+            "InsufficientHistory",
+            f"container {history.container}: {rec.samples} samples over {rec.hours:.1f} h; "
+            "at least 100 samples and 3 h are needed",
+        )
+    if all(r.status == "Unchanged" for _, r in decided):
+        return Observation("Recommendation", "True", "Unchanged", "requests already match usage")
+    return Observation(
+        "Recommendation", "True", "Recommended", "; ".join(f"{h.container}: {r.reason}" for h, r in decided)
+    )
+
+
+def _totals(
+    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]], recommended: bool
+) -> tuple[float, float]:
+    cpu = memory = 0.0
+    for history, rec in decided:
+        use = recommended and rec.status != "InsufficientHistory"
+        cpu += (rec.cpu_request if use else history.cpu_request) or 0.0
+        memory += (rec.memory_request if use else history.memory_request) or 0.0
+    return cpu, memory
+
+
+def _cost(
+    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]], replicas: int, prices: Prices
+) -> Cost | None:
+    if not decided:
+        return None
+    now = monthly_request_cost(
+        *_totals(decided, False), prices.rates, replicas=replicas, hours_per_month=prices.hours_per_month
+    ).total
+    then = monthly_request_cost(
+        *_totals(decided, True), prices.rates, replicas=replicas, hours_per_month=prices.hours_per_month
+    ).total
+    return Cost(
+        monthly_current=round(now, 2),
+        monthly_recommended=round(then, 2),
+        monthly_savings=round(now - then, 2),
+        currency=prices.currency,
+    )
+
+
+def _summary(
+    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]], replicas: int, prices: Prices
+) -> Summary:
+    if not decided:
+        return Summary()
+    cpu_now, memory_now = _totals(decided, False)
+    cpu_then, memory_then = _totals(decided, True)
+    cost = _cost(decided, replicas, prices)
+    savings = (
+        f"{cost.monthly_savings:.2f} {prices.currency}" if cost and cost.monthly_savings is not None else None
+    )
+    return Summary(
+        cpu=f"{format_cpu(cpu_now)}→{format_cpu(cpu_then)}",
+        memory=f"{format_memory(memory_now)}→{format_memory(memory_then)}",
+        savings=savings,
+    )
+
+
+def resize_summary(workload: Workload, outcome: VerticalOutcome) -> tuple[str, str]:
+    """("web cpu 500m memory 1Gi", "web cpu 250m memory 347Mi") for Events and lastAction."""
+    template = {c.name: c for c in workload.containers}
+    before, after = [], []
+    for name, change in sorted(outcome.changes.items()):
+        current = template[name]
+        was = {
+            "cpu": "unset" if current.cpu_request is None else format_cpu(current.cpu_request),
+            "memory": "unset" if current.memory_request is None else format_memory(current.memory_request),
+        }
+        before.append(" ".join([name, *(f"{resource} {was[resource]}" for resource in change.requests)]))
+        after.append(" ".join([name, *(f"{resource} {q}" for resource, q in change.requests.items())]))
+    return ", ".join(before), ", ".join(after)

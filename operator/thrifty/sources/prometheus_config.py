@@ -1,0 +1,136 @@
+"""How the operator reaches Prometheus and which metric names it reads, from the environment.
+
+Metric names default to cAdvisor's and kube-state-metrics' and can be renamed one by one (recording
+rules, prefixed federation, older exporters) with ``THRIFTY_METRIC_<FIELD>``, e.g.
+``THRIFTY_METRIC_CPU_USAGE=container_cpu_usage_seconds_total``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+
+DEFAULT_LOOKBACK: Final = timedelta(days=14)
+
+# Metric names go into PromQL unquoted, so anything but a valid name is refused here.
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
+_UNIT_SECONDS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    """The series each query reads; the field name is also the ``metric`` label of the query counter."""
+
+    cpu_usage: str = "container_cpu_usage_seconds_total"
+    memory_working_set: str = "container_memory_working_set_bytes"
+    resource_requests: str = "kube_pod_container_resource_requests"
+    resource_limits: str = "kube_pod_container_resource_limits"
+    pod_owner: str = "kube_pod_owner"
+    replicaset_owner: str = "kube_replicaset_owner"
+    last_terminated_reason: str = "kube_pod_container_status_last_terminated_reason"
+    restarts: str = "kube_pod_container_status_restarts_total"
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if not _METRIC_NAME.fullmatch(value):
+                raise ValueError(f"metric name for {item.name} is not a valid Prometheus name: {value!r}")
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(getattr(self, item.name) for item in dataclasses.fields(self))
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    url: str
+    bearer_token_file: Path | None = None
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+    timeout_seconds: float = 30.0
+    # Retries of connection errors and 429/502/503/504 before a query counts as failed.
+    retries: int = 2
+    lookback: timedelta = DEFAULT_LOOKBACK
+    # The scrape interval of cAdvisor and kube-state-metrics: the finest step worth asking for and the
+    # unit the CPU rate window is sized in.
+    scrape_interval_seconds: float = 60.0
+    metrics: MetricNames = field(default_factory=MetricNames)
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"Prometheus URL must start with http:// or https://, got {self.url!r}")
+        if self.insecure_skip_verify and self.ca_file is not None:
+            raise ValueError("set either a CA file or insecure TLS for Prometheus, not both")
+        if self.timeout_seconds <= 0 or self.scrape_interval_seconds <= 0:
+            raise ValueError("Prometheus timeout and scrape interval must be positive")
+        if self.lookback.total_seconds() <= 0:
+            raise ValueError("Prometheus lookback must be positive")
+        if self.retries < 0:
+            raise ValueError("Prometheus retries must not be negative")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PrometheusSettings:
+        """Read ``PROMETHEUS_URL`` (required) and the optional ``THRIFTY_PROMETHEUS_*`` variables."""
+        env = os.environ if environ is None else environ
+        url = env.get("PROMETHEUS_URL", "").strip()
+        if not url:
+            raise ValueError("PROMETHEUS_URL is not set; point it at the Prometheus that scrapes the cluster")
+        defaults = cls(url=url)
+        names = {
+            item.name: env.get(f"THRIFTY_METRIC_{item.name.upper()}", getattr(MetricNames(), item.name))
+            for item in dataclasses.fields(MetricNames)
+        }
+        return cls(
+            url=url.rstrip("/"),
+            bearer_token_file=_path(env.get("THRIFTY_PROMETHEUS_TOKEN_FILE")),
+            ca_file=_path(env.get("THRIFTY_PROMETHEUS_CA_FILE")),
+            insecure_skip_verify=_flag(env, "THRIFTY_PROMETHEUS_INSECURE_SKIP_VERIFY"),
+            timeout_seconds=_seconds(env, "THRIFTY_PROMETHEUS_TIMEOUT", defaults.timeout_seconds),
+            retries=int(env.get("THRIFTY_PROMETHEUS_RETRIES", defaults.retries)),
+            lookback=timedelta(
+                seconds=_seconds(env, "THRIFTY_PROMETHEUS_LOOKBACK", defaults.lookback.total_seconds())
+            ),
+            scrape_interval_seconds=_seconds(
+                env, "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL", defaults.scrape_interval_seconds
+            ),
+            metrics=MetricNames(**names),
+        )
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus-style duration with one unit ("90s", "36h", "14d", "2w") or bare seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (expected e.g. 300, 90s, 36h, 14d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return parse_duration(raw)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None

@@ -1,0 +1,128 @@
+"""The Prometheus HTTP client: TLS and bearer token, retries, one error type, and a query counter.
+
+Calls block; the operator makes them from worker threads, never from kopf's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import requests
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from prometheus_api_client.prometheus_connect import PrometheusConnect
+from prometheus_client import Counter
+from urllib3.util.retry import Retry
+
+from thrifty.sources.prometheus_config import PrometheusSettings
+
+log = logging.getLogger(__name__)
+
+QUERIES_SENT: Final = Counter(
+    "thrifty_prometheus_queries",
+    "PromQL queries sent to Prometheus, by what they read "
+    "(cpu_usage, memory_working_set, resource_requests, resource_limits, oom_kills, presence).",
+    ["metric"],
+)
+
+# Raw series as Prometheus' JSON API returns them: {"metric": {...}, "values" or "value": ...}.
+RawSeries = dict[str, Any]
+
+
+class MetricsUnavailableError(RuntimeError):
+    """Prometheus could not answer: unreachable, timed out, or an HTTP error.
+
+    Callers report ``MetricsAvailable=False`` with ``reason`` and make no scale-down decision.
+    """
+
+    def __init__(self, url: str, reason: str, cause: str) -> None:
+        super().__init__(f"Prometheus at {url}: {cause}")
+        self.url = url
+        self.reason = reason
+        self.cause = cause
+
+
+class BearerTokenFile(requests.auth.AuthBase):
+    """Reads the token on every request: projected service-account tokens rotate under a running pod."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.path.read_text().strip()}"
+        return request
+
+
+def connect(settings: PrometheusSettings) -> PrometheusConnect:
+    """A client for ``settings.url`` with its CA (or no verification), token and retry policy."""
+    session = requests.Session()
+    session.verify = str(settings.ca_file) if settings.ca_file else not settings.insecure_skip_verify
+    retry = Retry(
+        total=settings.retries,
+        backoff_factor=0.5,
+        status_forcelist=(429, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST"}),
+    )
+    if settings.bearer_token_file is not None:
+        # On the session, not PrometheusConnect's auth (typed as a basic-auth tuple): requests applies
+        # a session's auth to every request that brings none.
+        session.auth = BearerTokenFile(settings.bearer_token_file)
+    return PrometheusConnect(
+        url=settings.url, session=session, retry=retry, timeout=math.ceil(settings.timeout_seconds)
+    )
+
+
+@dataclass
+class QueryRunner:
+    """Sends queries for one evaluation, counting them here and in ``thrifty_prometheus_queries_total``."""
+
+    client: PrometheusConnect
+    timeout_seconds: float
+    sent: int = 0
+
+    def range(self, metric: str, query: str, start: int, end: int, step: int) -> list[RawSeries]:
+        return self._send(
+            metric,
+            lambda params: self.client.custom_query_range(
+                query,
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(end, UTC),
+                str(step),
+                params=params,
+            ),
+        )
+
+    def instant(self, metric: str, query: str, at: int) -> list[RawSeries]:
+        return self._send(
+            metric, lambda params: self.client.custom_query(query, params={**params, "time": str(at)})
+        )
+
+    def _send(self, metric: str, call: Callable[[dict[str, str]], Any]) -> list[RawSeries]:
+        self.sent += 1
+        QUERIES_SENT.labels(metric=metric).inc()
+        # Prometheus stops evaluating at its own timeout, so a slow query does not keep running there.
+        params = {"timeout": f"{self.timeout_seconds:g}s"}
+        url = str(self.client.url)
+        try:
+            result = call(params)
+        except requests.Timeout as error:
+            raise MetricsUnavailableError(
+                url, "PrometheusTimeout", f"{metric} query timed out: {error}"
+            ) from error
+        except requests.ConnectionError as error:
+            raise MetricsUnavailableError(url, "PrometheusUnreachable", f"{metric} query: {error}") from error
+        except requests.RequestException as error:  # retries exhausted on 429/5xx, bad JSON, ...
+            raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
+        except PrometheusApiClientException as error:  # any other non-200 answer
+            raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
+        if not isinstance(result, list):
+            raise MetricsUnavailableError(
+                url, "PrometheusError", f"{metric} query: unexpected answer {result!r:.200}"
+            )
+        log.debug("Prometheus %s query returned %d series", metric, len(result))
+        return result

@@ -1,0 +1,92 @@
+"""Deployments and StatefulSets as plain records: what their pod templates request now."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from thrifty.engine.quantities import parse_quantity
+from thrifty.sources.kube import api_client
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+@dataclass(frozen=True)
+class TemplateContainer:
+    """A container of the pod template, resources in cores and bytes (None: not set)."""
+
+    name: str
+    cpu_request: float | None
+    cpu_limit: float | None
+    memory_request: float | None
+    memory_limit: float | None
+
+
+@dataclass(frozen=True)
+class Workload:
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    desired_replicas: int
+    replicas: int
+    containers: tuple[TemplateContainer, ...]
+
+    @property
+    def container_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.containers)
+
+    def reference(self) -> dict[str, Any]:
+        """Enough of the object for an Event about it."""
+        return {
+            "apiVersion": "apps/v1",
+            "kind": self.kind,
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
+        }
+
+
+def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
+    """A workload from its JSON form (as kopf and the API return it)."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    return Workload(
+        kind=kind,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        desired_replicas=int(spec.get("replicas", 1)),
+        replicas=int(status.get("replicas") or 0),
+        containers=tuple(_template_container(c) for c in template.get("containers") or []),
+    )
+
+
+def list_workloads(namespace: str) -> list[Workload]:
+    """Every Deployment and StatefulSet of a namespace, read through the API."""
+    apps = client.AppsV1Api(api_client())
+    serialize = api_client().sanitize_for_serialization
+    found = [
+        workload_from("Deployment", serialize(d)) for d in apps.list_namespaced_deployment(namespace).items
+    ]
+    found += [
+        workload_from("StatefulSet", serialize(s)) for s in apps.list_namespaced_stateful_set(namespace).items
+    ]
+    return found
+
+
+def _quantity(resources: Mapping[str, Any], section: str, name: str) -> float | None:
+    value = (resources.get(section) or {}).get(name)
+    return None if value is None else parse_quantity(value)
+
+
+def _template_container(container: Mapping[str, Any]) -> TemplateContainer:
+    resources = container.get("resources") or {}
+    return TemplateContainer(
+        name=str(container["name"]),
+        cpu_request=_quantity(resources, "requests", "cpu"),
+        cpu_limit=_quantity(resources, "limits", "cpu"),
+        memory_request=_quantity(resources, "requests", "memory"),
+        memory_limit=_quantity(resources, "limits", "memory"),
+    )

@@ -1,0 +1,289 @@
+"""The usage source against the sandbox's real Prometheus, fed two days of the google2019 trace.
+
+A Deployment of 3 pods runs on KWOK; its series are written from the trace and backfilled, then read
+back with `read_namespace_usage` and compared with numpy on the same trace rows and peaks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import REGISTRY
+
+from conftest import eventually, kubectl
+from thrifty.sandbox import cluster
+from thrifty.sandbox.cluster import SandboxEnv
+from thrifty.sandbox.inventory import Inventory, read_inventory
+from thrifty.sandbox.series import Container, Peak, Pod, peak_from_requests, write_openmetrics
+from thrifty.sandbox.traces import FloatArray, Trace, load_trace
+from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, connect
+from thrifty.sources.usage import USAGE_QUERIES_PER_NAMESPACE, NamespaceUsage, read_namespace_usage
+
+HISTORY = timedelta(days=2)
+# Replicas read the trace 0, 1 and 2 steps apart (offsets up to 600 s in 300 s steps, one per pod).
+POD_OFFSET_SPAN_SECONDS = 600.0
+REPLICAS = 3
+MiB = 1024**2
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: app
+          image: nginx
+          resources:
+            requests: {cpu: 500m, memory: 256Mi}
+            limits: {cpu: "1", memory: 512Mi}
+        - name: sidecar
+          image: busybox
+          resources:
+            requests: {cpu: 50m, memory: 64Mi}
+            limits: {memory: 96Mi}
+"""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    namespace: str
+    orphan_namespace: str  # series of pods whose kube_pod_owner is missing
+    inventory: Inventory
+    trace: Trace
+    peaks: dict[str, Peak]  # per container name
+    end: datetime
+
+
+def two_days_of_google2019() -> Trace:
+    """The first rows of the trace: exactly the history plus the replicas' offsets, so every replica's
+    window starts at row 0, 1 or 2 (no whole-day offset is left to pick)."""
+    trace = load_trace("google2019")
+    rows = int((HISTORY.total_seconds() + POD_OFFSET_SPAN_SECONDS) // trace.step_seconds)
+    return Trace(trace.seconds[:rows], trace.cpu[:rows], trace.memory[:rows])
+
+
+def sidecar_peak(trace: Trace) -> Peak:
+    """Sized so the sidecar's memory would pass its 96 Mi limit half the time: it gets OOM-killed."""
+    return Peak(cpu_cores=0.05, memory_bytes=96 * MiB / float(np.median(trace.memory)))
+
+
+def without_pod_owner(source: Path, target: Path) -> None:
+    lines = source.read_text().splitlines(keepends=True)
+    target.write_text(
+        "".join(
+            line
+            for line in lines
+            if not line.startswith(("kube_pod_owner{", "# HELP kube_pod_owner ", "# TYPE kube_pod_owner "))
+        )
+    )
+
+
+def running(env: SandboxEnv, namespace: str) -> Inventory | None:
+    inventory = read_inventory(env.kubeconfig, namespace)
+    return inventory if len(inventory.pods) == REPLICAS else None
+
+
+def replay(
+    path: Path, pods: Sequence[Pod], inventory: Inventory, trace: Trace, peaks: dict[str, Peak], now: float
+) -> None:
+    write_openmetrics(
+        path,
+        pods,
+        inventory.nodes,
+        trace,
+        peak=lambda _pod, container: peaks[container.name],
+        history_seconds=HISTORY.total_seconds(),
+        pod_offset_span_seconds=POD_OFFSET_SPAN_SECONDS,
+        now=now,
+        state_interval_seconds=240.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def replayed(sandbox: SandboxEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
+    namespace = f"usage-{uuid.uuid4().hex[:8]}"
+    kubectl(sandbox, "create", "namespace", namespace)
+    try:
+        kubectl(sandbox, "apply", "-n", namespace, "-f", "-", input=DEPLOYMENT)
+        inventory = eventually(f"{REPLICAS} web pods Running", lambda: running(sandbox, namespace), 60)
+        trace = two_days_of_google2019()
+        app = inventory.pods[0].containers[0]
+        peaks = {"app": peak_from_requests(inventory.pods[0], app), "sidecar": sidecar_peak(trace)}
+        now = time.time()
+        scratch = tmp_path_factory.mktemp("usage")
+        replay(scratch / "web.om", inventory.pods, inventory, trace, peaks, now)
+        orphan_namespace = f"{namespace}-orphans"
+        orphans = [replace(pod, namespace=orphan_namespace, uid="") for pod in inventory.pods]
+        replay(scratch / "orphans-full.om", orphans, inventory, trace, peaks, now)
+        without_pod_owner(scratch / "orphans-full.om", scratch / "orphans.om")
+        cluster.restart_prometheus(
+            sandbox.state_dir, [scratch / "web.om", scratch / "orphans.om"], progress=lambda _: None
+        )
+        yield Replayed(namespace, orphan_namespace, inventory, trace, peaks, datetime.fromtimestamp(now, UTC))
+    finally:
+        kubectl(sandbox, "delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def settings(sandbox: SandboxEnv) -> PrometheusSettings:
+    # Sandbox series are scraped every 60 s (write_openmetrics' default).
+    return PrometheusSettings(url=sandbox.prometheus_url, retries=0, timeout_seconds=10)
+
+
+def read(
+    replayed: Replayed,
+    settings: PrometheusSettings,
+    *,
+    workloads: set[tuple[str, str]] | None = None,
+    namespace: str | None = None,
+) -> NamespaceUsage:
+    # An hour more than the history: the series end a little before `end`, so they start before
+    # `end - HISTORY` too, and none of them is cut off.
+    return read_namespace_usage(
+        connect(settings),
+        settings,
+        replayed.namespace if namespace is None else namespace,
+        workloads,
+        replayed.end,
+        HISTORY + timedelta(hours=1),
+    )
+
+
+def pooled_trace(values: FloatArray, scale: float) -> FloatArray:
+    """What the replicas used, pooled: each reads the trace from row 0, 1 or 2 for the history."""
+    rows = int(HISTORY.total_seconds() // 300)
+    return np.concatenate([values[offset : offset + rows] * scale for offset in range(REPLICAS)])
+
+
+def test_pooled_samples_match_the_trace(replayed: Replayed, settings: PrometheusSettings) -> None:
+    usage = read(replayed, settings)
+
+    assert usage.notes == ()
+    assert [c.container for c in usage.workload("Deployment", "web")] == ["app", "sidecar"]
+    app = usage.container("Deployment", "web", "app")
+    assert app is not None
+    assert app.pods == tuple(pod.name for pod in replayed.inventory.pods)
+    assert app.cpu_cores.shape == app.memory_bytes.shape == (REPLICAS, len(usage.times))
+
+    peak = replayed.peaks["app"]
+    expected_cpu_p95 = np.percentile(pooled_trace(replayed.trace.cpu, peak.cpu_cores), 95)
+    expected_memory_max = pooled_trace(replayed.trace.memory, peak.memory_bytes).max()
+    assert np.percentile(app.pooled_cpu(), 95) == pytest.approx(expected_cpu_p95, rel=0.02)
+    assert app.pooled_memory().max() == pytest.approx(expected_memory_max, rel=0.01)
+    # Two days at the 60 s step, per replica: nearly every grid point has a sample.
+    assert len(app.pooled_cpu()) >= REPLICAS * (HISTORY.total_seconds() / 60 - 10)
+
+
+def test_requests_and_limits_are_the_deployments(replayed: Replayed, settings: PrometheusSettings) -> None:
+    usage = read(replayed, settings)
+
+    specs: dict[str, Container] = {c.name: c for c in replayed.inventory.pods[0].containers}
+    for name, spec in specs.items():
+        read_back = usage.container("Deployment", "web", name)
+        assert read_back is not None
+        assert (read_back.cpu_request, read_back.cpu_limit) == (spec.cpu_request_cores, spec.cpu_limit_cores)
+        assert (read_back.memory_request, read_back.memory_limit) == (
+            spec.memory_request_bytes,
+            spec.memory_limit_bytes,
+        )
+
+
+def test_oom_kills_are_flagged_per_container(replayed: Replayed, settings: PrometheusSettings) -> None:
+    usage = read(replayed, settings)
+
+    app, sidecar = usage.workload("Deployment", "web")
+    assert (app.oom_killed, sidecar.oom_killed) == (False, True)
+    # The kernel holds the working set at the limit; an OOM-killed container never reads above it.
+    assert sidecar.pooled_memory().max() == pytest.approx(96 * MiB, rel=0.01)
+
+
+def queries_counted() -> float:
+    """thrifty_prometheus_queries_total, summed over its ``metric`` label."""
+    return sum(
+        sample.value
+        for family in REGISTRY.collect()
+        for sample in family.samples
+        if sample.name == "thrifty_prometheus_queries_total"
+    )
+
+
+def test_query_count_does_not_grow_with_workloads(replayed: Replayed, settings: PrometheusSettings) -> None:
+    before = queries_counted()
+    one = read(replayed, settings, workloads={("Deployment", "web")})
+    after_one = queries_counted()
+    many = {("Deployment", "web")} | {
+        ("Deployment" if i % 2 else "StatefulSet", f"absent-{i}") for i in range(49)
+    }
+    fifty = read(replayed, settings, workloads=many)
+    after_fifty = queries_counted()
+
+    assert len(many) == 50
+    assert one.queries == fifty.queries == USAGE_QUERIES_PER_NAMESPACE
+    assert after_one - before == after_fifty - after_one == USAGE_QUERIES_PER_NAMESPACE
+    assert (
+        [c.container for c in one.containers] == [c.container for c in fifty.containers] == ["app", "sidecar"]
+    )
+    assert fifty.missing_workloads == many - {("Deployment", "web")}
+    assert one.missing_workloads == frozenset()
+
+
+def test_missing_owner_metric_gives_an_empty_answer_with_a_note(
+    replayed: Replayed, settings: PrometheusSettings
+) -> None:
+    usage = read(replayed, settings, namespace=replayed.orphan_namespace)
+
+    assert usage.containers == ()
+    assert usage.notes == (f'no kube_pod_owner series for namespace "{replayed.orphan_namespace}"',)
+    assert usage.queries == USAGE_QUERIES_PER_NAMESPACE + 1  # the presence check
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['x"} or vector(1) or {a="', 'back\\slash"', "new\nline", '\\"} or up{job="'],
+)
+def test_hostile_namespace_names_stay_inside_their_label_value(
+    replayed: Replayed, settings: PrometheusSettings, hostile: str
+) -> None:
+    usage = read(replayed, settings, namespace=hostile)
+
+    assert usage.containers == ()
+    assert usage.notes != ()
+
+
+def test_a_query_prometheus_rejects_raises_metrics_unavailable(settings: PrometheusSettings) -> None:
+    runner = QueryRunner(connect(settings), settings.timeout_seconds)
+
+    with pytest.raises(MetricsUnavailableError) as raised:
+        runner.instant("cpu_usage", "sum(", int(time.time()))
+
+    assert raised.value.reason == "PrometheusError"
+    assert "400" in str(raised.value)
+    assert settings.url in str(raised.value)
+
+
+def test_stopped_prometheus_raises_metrics_unavailable(
+    sandbox: SandboxEnv, replayed: Replayed, settings: PrometheusSettings
+) -> None:
+    cluster.stop_prometheus(sandbox.state_dir)
+    try:
+        with pytest.raises(MetricsUnavailableError) as raised:
+            read(replayed, settings)
+    finally:
+        cluster.restart_prometheus(sandbox.state_dir, progress=lambda _: None)
+
+    assert raised.value.reason == "PrometheusUnreachable"
+    assert raised.value.url == settings.url
+    assert settings.url in str(raised.value)
