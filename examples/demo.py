@@ -12,7 +12,7 @@ from pathlib import Path
 from thrifty.sandbox import cluster, processes
 from thrifty.sandbox.demo_data import load_trace_history
 from thrifty.sandbox.paths import default_state_dir
-from thrifty.sandbox.readiness import free_port, http_ok, wait_until
+from thrifty.sandbox.readiness import free_ports, http_ok, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = "costpolicies,resourcebudgets,scalingpolicies"
@@ -40,10 +40,17 @@ def all_ready(env: cluster.SandboxEnv) -> bool:
 def start_operator(env: cluster.SandboxEnv) -> None:
     if processes.pid_of("operator", env.state_dir) is not None:
         processes.stop("operator", env.state_dir)
-    port = free_port()
+    port, metrics_port = free_ports(2)
     started = processes.start(
         "operator",
-        [sys.executable, "-m", "thrifty.cli", "run", f"--liveness=http://127.0.0.1:{port}/healthz"],
+        [
+            sys.executable,
+            "-m",
+            "thrifty.cli",
+            "run",
+            f"--liveness=http://127.0.0.1:{port}/healthz",
+            f"--metrics-port={metrics_port}",
+        ],
         env.state_dir,
         env={"KUBECONFIG": str(env.kubeconfig), "PROMETHEUS_URL": env.prometheus_url},
     )
@@ -55,6 +62,7 @@ def start_operator(env: cluster.SandboxEnv) -> None:
         alive=lambda: processes.is_running(started.pid),
     )
     say(f"==> operator running (pid {started.pid}); log: {started.log}")
+    say(f"    metrics: http://127.0.0.1:{metrics_port}/metrics")
 
 
 def up() -> None:

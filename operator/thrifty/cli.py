@@ -26,6 +26,18 @@ def _build_parser() -> argparse.ArgumentParser:
         default="http://0.0.0.0:8080/healthz",
         help="liveness endpoint URL (default: %(default)s)",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=8081,
+        help="port of the Prometheus /metrics endpoint, 0 to disable (default: %(default)s)",
+    )
+    run.add_argument(
+        "--prometheus-url",
+        default=None,
+        help="Prometheus that scrapes the cluster (default: $PROMETHEUS_URL); auth and metric names are "
+        "set with THRIFTY_PROMETHEUS_* and THRIFTY_METRIC_* variables",
+    )
     run.add_argument("--verbose", action="store_true", help="log at debug level")
 
     crds = commands.add_parser(
@@ -44,7 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         from thrifty.handlers import runner
 
-        return runner.run(namespaces=args.namespace, liveness=args.liveness, verbose=args.verbose)
+        return runner.run(
+            namespaces=args.namespace,
+            liveness=args.liveness,
+            verbose=args.verbose,
+            metrics_port=args.metrics_port,
+            prometheus_url=args.prometheus_url,
+        )
     if args.command == "crds":
         from pathlib import Path
 

@@ -10,16 +10,17 @@ from pathlib import Path
 from types import TracebackType
 
 from thrifty.sandbox.cluster import SandboxEnv
-from thrifty.sandbox.readiness import free_port, http_ok
+from thrifty.sandbox.readiness import free_ports, http_ok
 
 RESYNC_SECONDS = 2
 
 
 class OperatorProcess:
-    def __init__(self, env: SandboxEnv, log: Path) -> None:
+    def __init__(self, env: SandboxEnv, log: Path, resync_seconds: float = RESYNC_SECONDS) -> None:
         self.env = env
         self.log = log
-        self.port = free_port()
+        self.resync_seconds = resync_seconds
+        self.port, self.metrics_port = free_ports(2)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OperatorProcess:
@@ -27,7 +28,7 @@ class OperatorProcess:
             **os.environ,
             "KUBECONFIG": str(self.env.kubeconfig),
             "PROMETHEUS_URL": self.env.prometheus_url,
-            "THRIFTY_RESYNC_SECONDS": str(RESYNC_SECONDS),
+            "THRIFTY_RESYNC_SECONDS": str(self.resync_seconds),
         }
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -37,6 +38,7 @@ class OperatorProcess:
                     "thrifty.cli",
                     "run",
                     f"--liveness=http://127.0.0.1:{self.port}/healthz",
+                    f"--metrics-port={self.metrics_port}",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -58,6 +60,10 @@ class OperatorProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

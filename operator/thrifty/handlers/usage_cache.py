@@ -8,6 +8,7 @@ that matters: losing it costs one round of queries.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from thrifty.sources.prometheus_config import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, connect
 from thrifty.sources.usage import NamespaceUsage, read_namespace_usage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,5 +67,15 @@ class NamespaceUsageCache:
                 client, settings, namespace, None, end, lookback=timedelta(hours=lookback_hours)
             )
         except MetricsUnavailableError as err:
+            log.warning(
+                "namespace %s: Prometheus unavailable (%s); nothing is changed this round", namespace, err
+            )
             return _Entry(current_round, None, err)
+        log.info(
+            "namespace %s: %d Prometheus queries for %d containers of %d workloads",
+            namespace,
+            usage.queries,
+            len(usage.containers),
+            len({(c.kind, c.workload) for c in usage.containers}),
+        )
         return _Entry(current_round, usage, None)
