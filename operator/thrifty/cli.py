@@ -40,6 +40,28 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--verbose", action="store_true", help="log at debug level")
 
+    recommend = commands.add_parser(
+        "recommend", help="right-sizing recommendations for every workload, once, without the operator"
+    )
+    recommend.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help="namespace to scan (repeatable); default: every namespace",
+    )
+    recommend.add_argument("--format", "-o", choices=("table", "json", "yaml", "csv"), default="table")
+    recommend.add_argument("--prometheus-url", default=None, help="default: $PROMETHEUS_URL")
+    recommend.add_argument(
+        "--history-days", type=float, default=14.0, help="usage history to size from (default: %(default)s)"
+    )
+    recommend.add_argument(
+        "--cost-policy",
+        default=None,
+        metavar="FILE",
+        help="a CostPolicy manifest whose prices to use (default: OpenCost's defaults)",
+    )
+
     crds = commands.add_parser(
         "crds", help="write the CustomResourceDefinitions generated from the API models"
     )
@@ -62,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             verbose=args.verbose,
             metrics_port=args.metrics_port,
             prometheus_url=args.prometheus_url,
+        )
+    if args.command == "recommend":
+        from thrifty import recommend
+
+        return recommend.run(
+            args.namespace, args.format, args.prometheus_url, args.history_days, args.cost_policy
         )
     if args.command == "crds":
         from pathlib import Path

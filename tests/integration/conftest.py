@@ -17,6 +17,7 @@ from kubernetes import client, config
 
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
+from thrifty.sandbox.demo_data import load_trace_history
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,14 @@ def api_client(sandbox: SandboxEnv) -> client.ApiClient:
 def crds_installed(sandbox: SandboxEnv) -> None:
     kubectl(sandbox, "apply", "-f", str(REPO / "crds"))
     kubectl(sandbox, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+
+
+@pytest.fixture(scope="session")
+def demo_history(sandbox: SandboxEnv) -> None:
+    """The example workload (namespace demo) with a day of real-trace history, as `make demo` gives it."""
+    kubectl(sandbox, "apply", "-f", str(REPO / "examples" / "00-workload.yaml"))
+    kubectl(sandbox, "rollout", "status", "deployment/web", "-n", "demo", "--timeout=120s")
+    load_trace_history(sandbox.state_dir, "demo", "alibaba2018", history_days=1, progress=lambda _: None)
 
 
 def kubectl(

@@ -14,17 +14,8 @@ from operator_process import RESYNC_SECONDS, OperatorProcess
 
 from conftest import REPO, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
-from thrifty.sandbox.demo_data import load_trace_history
 
 NAMESPACE = "operator-test"
-
-
-@pytest.fixture(scope="module")
-def demo_history(sandbox: SandboxEnv) -> None:
-    """The example workload with a day of real-trace history, as `make demo` gives it."""
-    kubectl(sandbox, "apply", "-f", str(REPO / "examples" / "00-workload.yaml"))
-    kubectl(sandbox, "rollout", "status", "deployment/web", "-n", "demo", "--timeout=120s")
-    load_trace_history(sandbox.state_dir, "demo", "alibaba2018", history_days=1, progress=lambda _: None)
 
 
 @pytest.fixture(scope="module")
