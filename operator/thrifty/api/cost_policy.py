@@ -23,10 +23,6 @@ from thrifty.api.common import (
     object_field,
 )
 
-# Condition types a CostPolicy reports.
-READY: Final = "Ready"
-CONDITION_TYPES: Final = (READY,)
-
 # OpenCost's default prices (USD per hour), used when nothing better is known.
 OPENCOST_CPU_HOUR: Final = 0.031611
 OPENCOST_GIB_HOUR: Final = 0.004237
@@ -356,7 +352,9 @@ class CostPolicyStatus(ApiModel):
     observed_generation: int | None = Field(
         default=None, description="metadata.generation the status was computed for."
     )
-    conditions: list[Condition] = conditions_field("Ready (the policy is valid and in use).")
+    conditions: list[Condition] = conditions_field(
+        "Ready (the policy is valid and in use), InUse (False for any CostPolicy not named default)."
+    )
     summary: CostPolicySummary | None = Field(default=None, description="Figures about the cluster.")
 
 

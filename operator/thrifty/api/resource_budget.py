@@ -23,12 +23,6 @@ from thrifty.api.common import (
     object_field,
 )
 
-# Condition types a ResourceBudget reports.
-READY: Final = "Ready"
-FORECAST_OVERRUN: Final = "ForecastOverrun"
-EXCEEDED: Final = "Exceeded"
-CONDITION_TYPES: Final = (READY, FORECAST_OVERRUN, EXCEEDED)
-
 DEFAULT_THRESHOLDS: Final = (50, 80, 100)
 
 Percent = Annotated[int, Field(ge=1, le=1000)]
@@ -164,7 +158,7 @@ class ResourceBudgetStatus(ApiModel):
     )
     conditions: list[Condition] = conditions_field(
         "Ready (spend is being tracked), ForecastOverrun (the period is forecast to end over budget), "
-        "Exceeded (spend has reached the amount)."
+        "Exceeded (spend has reached the amount), WebhookReady (the webhook Secret and key exist)."
     )
     period_start: DateTime | None = Field(default=None, description="Start of the current period, RFC 3339.")
     period_end: DateTime | None = Field(default=None, description="End of the current period, RFC 3339.")

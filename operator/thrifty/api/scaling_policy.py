@@ -24,12 +24,6 @@ from thrifty.api.common import (
     object_field,
 )
 
-# Condition types a ScalingPolicy reports.
-READY: Final = "Ready"
-BUDGET_LIMITED: Final = "BudgetLimited"
-FORECAST_ACTIVE: Final = "ForecastActive"
-CONDITION_TYPES: Final = (READY, BUDGET_LIMITED, FORECAST_ACTIVE)
-
 ALL_WEEKDAYS: Final[list[Weekday]] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -584,7 +578,11 @@ class ScalingPolicyStatus(ApiModel):
         default=None, description="metadata.generation the status was computed for."
     )
     conditions: list[Condition] = conditions_field(
-        "Ready (the policy is evaluated), BudgetLimited (a ResourceBudget holds scale-up back), "
+        "Ready (the policy is evaluated; False with the reason of what stops it, e.g. TargetNotFound, "
+        "NoData, PrometheusUnavailable, or Conflict in Apply mode), TargetFound, ContainersFound, "
+        "MetricsAvailable (usage history could be read), Recommendation (Recommended, Unchanged or "
+        "InsufficientHistory), Conflict (an HPA on CPU/memory or an updating VPA sizes the same workload), "
+        "BudgetLimited (a ResourceBudget holds scale-up back), "
         "ForecastActive (predictive scaling is steering)."
     )
     current_replicas: int | None = Field(default=None, description="Replicas of the workload now.")
