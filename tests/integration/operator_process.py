@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -16,10 +17,21 @@ RESYNC_SECONDS = 2
 
 
 class OperatorProcess:
-    def __init__(self, env: SandboxEnv, log: Path, resync_seconds: float = RESYNC_SECONDS) -> None:
+    def __init__(
+        self,
+        env: SandboxEnv,
+        log: Path,
+        resync_seconds: float = RESYNC_SECONDS,
+        extra_env: Mapping[str, str] | None = None,
+        namespaces: Sequence[str] = (),
+    ) -> None:
+        """``extra_env`` adds variables (e.g. THRIFTY_EVALUATION_SECONDS); ``namespaces`` passes
+        ``--namespace`` for each (default: the whole cluster)."""
         self.env = env
         self.log = log
         self.resync_seconds = resync_seconds
+        self.extra_env = dict(extra_env or {})
+        self.namespaces = tuple(namespaces)
         self.port, self.metrics_port = free_ports(2)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -29,6 +41,7 @@ class OperatorProcess:
             "KUBECONFIG": str(self.env.kubeconfig),
             "PROMETHEUS_URL": self.env.prometheus_url,
             "THRIFTY_RESYNC_SECONDS": str(self.resync_seconds),
+            **self.extra_env,
         }
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -39,6 +52,7 @@ class OperatorProcess:
                     "run",
                     f"--liveness=http://127.0.0.1:{self.port}/healthz",
                     f"--metrics-port={self.metrics_port}",
+                    *(f"--namespace={namespace}" for namespace in self.namespaces),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

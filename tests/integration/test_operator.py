@@ -27,8 +27,9 @@ def operator(
     try:
         yield process
     finally:
-        process.stop()
+        # Deleted while the operator runs: it removes its finalizers from the policies inside.
         kubectl(sandbox, "delete", "namespace", NAMESPACE, "--wait=false")
+        process.stop()
 
 
 def get(env: SandboxEnv, *args: str) -> dict[str, Any]:

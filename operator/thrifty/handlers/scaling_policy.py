@@ -177,9 +177,11 @@ def _apply(
         return {}
     reason = "OOM kill: memory raised" if outcome.oom_bump else "requests follow usage history"
     message = f"resized {workload.kind} {workload.namespace}/{workload.name}: {before} -> {after} ({reason})"
-    kopf.info(body, reason="Resized", message=message)
-    kopf.info(
+    # kopf.event, not kopf.info: info-level Events are dropped at the WARNING posting level we set.
+    kopf.event(body, type="Normal", reason="Resized", message=message)
+    kopf.event(
         kopf.Body(workload.reference()),  # type: ignore[arg-type]  # kopf builds a Body from any raw dict
+        type="Normal",
         reason="Resized",
         message=f"by ScalingPolicy {body.metadata.name}: {before} -> {after} ({reason})",
     )

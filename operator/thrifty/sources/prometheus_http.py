@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,7 +116,9 @@ class QueryRunner:
                 url, "PrometheusTimeout", f"{metric} query timed out: {error}"
             ) from error
         except requests.ConnectionError as error:
-            raise MetricsUnavailableError(url, "PrometheusUnreachable", f"{metric} query: {error}") from error
+            raise MetricsUnavailableError(
+                url, "PrometheusUnreachable", f"{metric} query: {_root_cause(error)}"
+            ) from error
         except requests.RequestException as error:  # retries exhausted on 429/5xx, bad JSON, ...
             raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
         except PrometheusApiClientException as error:  # any other non-200 answer
@@ -126,3 +129,12 @@ class QueryRunner:
             )
         log.debug("Prometheus %s query returned %d series", metric, len(result))
         return result
+
+
+def _root_cause(error: Exception) -> str:
+    """What went wrong, without the request URL (it carries the whole URL-encoded query)."""
+    text = str(error)
+    errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    if errno:
+        return errno.group(0)
+    return re.sub(r"url: \S+", "url: (query)", text)[:300]
