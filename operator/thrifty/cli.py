@@ -67,8 +67,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     crds.add_argument("--out", default="crds", help="directory to write into (default: %(default)s)")
 
+    from thrifty import simulate_cli
     from thrifty.sandbox import command as sandbox_command
 
+    simulate_cli.register(commands)
     sandbox_command.register(commands)
     return parser
 
@@ -99,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in crdgen.write_crds(Path(args.out)):
             print(f"wrote {path}")
         return 0
+    if args.command == "simulate":
+        from thrifty import simulate_cli
+
+        return simulate_cli.run(args)
     if args.command == "sandbox":
         from thrifty.sandbox import command as sandbox_command
 

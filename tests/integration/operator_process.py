@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from conftest import kubectl
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.readiness import free_ports, http_ok
 
@@ -89,3 +92,37 @@ class OperatorProcess:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def get(env: SandboxEnv, *args: str) -> dict[str, Any]:
+    """`kubectl get ... -o json` as a dict."""
+    document: dict[str, Any] = json.loads(kubectl(env, "get", *args, "-o", "json").stdout)
+    return document
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    for item in obj.get("status", {}).get("conditions", []):
+        if item["type"] == kind:
+            return dict(item)
+    return {}
+
+
+def apply(env: SandboxEnv, manifest: str) -> None:
+    kubectl(env, "apply", "-f", "-", input=manifest)
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    operator: OperatorProcess,
+    show: Callable[[], Any] | None = None,
+) -> None:
+    """Poll until ``check`` holds; the timeout is a deadline for an eventual state, not a benchmark."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    state = f"\nlast seen: {json.dumps(show(), indent=1)}" if show else ""
+    raise AssertionError(f"{what}: not within {timeout:.0f} s{state}\noperator log:\n{operator.tail()}")

@@ -3,14 +3,13 @@ and a restart changes nothing."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_process import RESYNC_SECONDS, OperatorProcess
+from operator_process import RESYNC_SECONDS, OperatorProcess, apply, condition, get, wait_for
 
 from conftest import REPO, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
@@ -30,34 +29,6 @@ def operator(
         # Deleted while the operator runs: it removes its finalizers from the policies inside.
         kubectl(sandbox, "delete", "namespace", NAMESPACE, "--wait=false")
         process.stop()
-
-
-def get(env: SandboxEnv, *args: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(kubectl(env, "get", *args, "-o", "json").stdout)
-    return document
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    for item in obj.get("status", {}).get("conditions", []):
-        if item["type"] == kind:
-            return dict(item)
-    return {}
-
-
-def wait_for(
-    what: str, check: Callable[[], bool], timeout: float, operator: OperatorProcess, show: Any = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    state = f"\nlast seen: {json.dumps(show(), indent=1)}" if show else ""
-    raise AssertionError(f"{what} within {timeout:.0f}s{state}\noperator log:\n{operator.tail()}")
-
-
-def apply(env: SandboxEnv, manifest: str) -> None:
-    kubectl(env, "apply", "-f", "-", input=manifest)
 
 
 def is_ready_and_current(obj: dict[str, Any]) -> bool:

@@ -22,14 +22,14 @@ import re
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from operator_process import OperatorProcess
+from operator_process import OperatorProcess, apply, condition, get, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import eventually, kubectl, parse_table
@@ -110,39 +110,6 @@ class History:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def get(env: SandboxEnv, *args: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(kubectl(env, "get", *args, "-o", "json").stdout)
-    return document
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    for item in obj.get("status", {}).get("conditions", []):
-        if item["type"] == kind:
-            return dict(item)
-    return {}
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], bool],
-    timeout: float,
-    operator: OperatorProcess,
-    show: Callable[[], Any] | None = None,
-) -> None:
-    """Poll until ``check`` holds; the timeout is a deadline for an eventual state, not a benchmark."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    state = f"\nlast seen: {json.dumps(show(), indent=1)}" if show else ""
-    raise AssertionError(f"{what}: not within {timeout:.0f} s{state}\noperator log:\n{operator.tail()}")
-
-
-def apply(env: SandboxEnv, manifest: str) -> None:
-    kubectl(env, "apply", "-f", "-", input=manifest)
 
 
 def policy(env: SandboxEnv, name: str, namespace: str) -> dict[str, Any]:
