@@ -630,7 +630,7 @@ def test_query_count_does_not_grow_with_policies(
             with_history = [i for i in done if condition(i, "MetricsAvailable").get("status") == "True"]
             return len(done) == MANY_POLICIES and len(with_history) == 3 * MANY_POLICIES // 4
 
-        wait_for("all 500 policies evaluated", evaluated, 120, many)
+        wait_for("all 500 policies evaluated", evaluated, 240, many)
         wait_for(
             "the single policy evaluated",
             lambda: condition(policy(sandbox, "solo", SINGLE_NS), "MetricsAvailable").get("status") == "True",
