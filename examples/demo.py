@@ -92,7 +92,7 @@ def up() -> None:
     say("Use it yourself:")
     for line in env.lines():
         say(f"  export {line}")
-    say(f"  export PATH={':'.join(map(str, env.bin_dirs))}:$PATH   # kubectl matching the API server")
+    say(f"  export PATH={env.path_with_tools('$PATH')}   # kubectl and helm matching the API server")
     say("  kubectl get thrifty -A")
     say("Stop everything with: make demo-down")
 

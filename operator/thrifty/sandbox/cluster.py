@@ -37,7 +37,7 @@ class SandboxEnv:
     state_dir: Path
     kubeconfig: Path
     prometheus_url: str
-    bin_dirs: tuple[Path, ...]
+    bin_dirs: tuple[Path, ...]  # where the sandbox's kubectl and helm are
 
     def lines(self) -> list[str]:
         return [f"KUBECONFIG={self.kubeconfig}", f"PROMETHEUS_URL={self.prometheus_url}"]
@@ -94,7 +94,7 @@ def current_env(state_dir: Path) -> SandboxEnv:
         state_dir=state_dir,
         kubeconfig=layout.kubeconfig,
         prometheus_url=f"http://127.0.0.1:{ports['prometheus']}",
-        bin_dirs=tuple(ensure_binaries(lambda _: None).directories),
+        bin_dirs=_tool_dirs(ensure_binaries(lambda _: None)),
     )
 
 
@@ -227,6 +227,10 @@ def _write_kubeconfig(layout: Layout, pki: Pki, port: int) -> None:
     }
     layout.kubeconfig.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
     layout.kubeconfig.chmod(0o600)
+
+
+def _tool_dirs(bins: Binaries) -> tuple[Path, ...]:
+    return tuple(sorted({bins.kubectl.parent, bins.helm.parent}))
 
 
 def _read_ports(layout: Layout) -> dict[str, int]:
