@@ -21,7 +21,6 @@ from rich.table import Table
 
 from thrifty.api.cost_policy import CostPolicy, CostPolicySpec
 from thrifty.api.scaling_policy import Vertical
-from thrifty.engine.cost import Rates
 from thrifty.handlers.vertical import Prices, VerticalOutcome, evaluate
 from thrifty.sources.kube import api_client
 from thrifty.sources.prometheus_config import PrometheusSettings
@@ -154,12 +153,7 @@ def prices_from(cost_policy_file: str | None) -> Prices:
     if cost_policy_file:
         with open(cost_policy_file) as handle:
             spec = CostPolicy.model_validate(yaml.safe_load(handle)).spec
-    pricing = spec.pricing
-    return Prices(
-        rates=Rates(cpu_per_core_hour=pricing.on_demand.cpu, memory_per_gib_hour=pricing.on_demand.memory),
-        hours_per_month=pricing.hours_per_month,
-        currency=pricing.currency,
-    )
+    return Prices.on_demand(spec.pricing)
 
 
 def all_namespaces() -> list[str]:

@@ -33,9 +33,10 @@ from operator_process import OperatorProcess, apply, condition, get, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import eventually, kubectl, parse_table
+from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
-from thrifty.sandbox.inventory import Inventory, parse_quantity, read_inventory
+from thrifty.sandbox.inventory import Inventory, read_inventory
 from thrifty.sandbox.series import Peak, Pod, write_openmetrics
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
 

@@ -12,8 +12,9 @@ import pytest
 from kubernetes import client
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox.backfill import BackfillError, backfill
-from thrifty.sandbox.inventory import build_inventory, parse_quantity
+from thrifty.sandbox.inventory import build_inventory
 from thrifty.sandbox.series import (
     Container,
     MiB,

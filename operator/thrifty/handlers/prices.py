@@ -8,7 +8,6 @@ import kopf
 
 from thrifty import GROUP, VERSION
 from thrifty.api.cost_policy import CostPolicySpec
-from thrifty.engine.cost import Rates
 from thrifty.handlers.vertical import Prices
 
 ACTIVE_COST_POLICY = "default"
@@ -20,11 +19,5 @@ def cost_policies(name: str, spec: kopf.Spec, **_: Any) -> dict[str, CostPolicyS
 
 
 def current_prices(index: kopf.Index[Any, Any]) -> Prices:
-    """On-demand rates: which capacity each pod runs on is the cost model's business, not sizing's."""
     found = [spec for spec in index.get(ACTIVE_COST_POLICY, []) if isinstance(spec, CostPolicySpec)]
-    pricing = (found[0] if found else CostPolicySpec()).pricing
-    return Prices(
-        rates=Rates(cpu_per_core_hour=pricing.on_demand.cpu, memory_per_gib_hour=pricing.on_demand.memory),
-        hours_per_month=pricing.hours_per_month,
-        currency=pricing.currency,
-    )
+    return Prices.on_demand((found[0] if found else CostPolicySpec()).pricing)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from thrifty.actuators.workload_resources import ContainerResources
 from thrifty.api.common import ResourceList, ResourceRequirements
 from thrifty.api.conditions import Observation
+from thrifty.api.cost_policy import Pricing
 from thrifty.api.scaling_policy import ContainerRecommendation, Cost, Summary, Vertical
 from thrifty.engine.cost import Rates, monthly_request_cost
 from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
@@ -24,6 +25,17 @@ class Prices:
     rates: Rates
     hours_per_month: float
     currency: str
+
+    @classmethod
+    def on_demand(cls, pricing: Pricing) -> Prices:
+        """On-demand rates: which capacity each pod runs on is the cost model's business, not sizing's."""
+        return cls(
+            rates=Rates(
+                cpu_per_core_hour=pricing.on_demand.cpu, memory_per_gib_hour=pricing.on_demand.memory
+            ),
+            hours_per_month=pricing.hours_per_month,
+            currency=pricing.currency,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,14 +91,15 @@ def evaluate(
     ]
     replicas = workload.desired_replicas
     decided = [(h, recommend(_usage(h, step_seconds), settings)) for h in chosen]
+    cost = _cost(decided, replicas, prices)
     containers = tuple(_status_entry(h, r) for h, r in decided)
     changes = {h.container: _change(r) for h, r in decided if r.cpu_changed or r.memory_changed}
     return VerticalOutcome(
         containers=containers,
         changes=changes,
         observation=_observation(decided),
-        cost=_cost(decided, replicas, prices),
-        summary=_summary(decided, replicas, prices),
+        cost=cost,
+        summary=_summary(decided, cost),
         oom_bump=any(r.oom_bumped for _, r in decided),
     )
 
@@ -209,15 +222,14 @@ def _cost(
 
 
 def _summary(
-    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]], replicas: int, prices: Prices
+    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]], cost: Cost | None
 ) -> Summary:
     if not decided:
         return Summary()
     cpu_now, memory_now = _totals(decided, False)
     cpu_then, memory_then = _totals(decided, True)
-    cost = _cost(decided, replicas, prices)
     savings = (
-        f"{cost.monthly_savings:.2f} {prices.currency}" if cost and cost.monthly_savings is not None else None
+        f"{cost.monthly_savings:.2f} {cost.currency}" if cost and cost.monthly_savings is not None else None
     )
     return Summary(
         cpu=f"{format_cpu(cpu_now)}→{format_cpu(cpu_then)}",

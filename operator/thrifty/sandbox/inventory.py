@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubernetes import client, config, utils
+from kubernetes import client, config
 
+from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox.series import Container, Node, Pod
 
 
@@ -94,11 +95,6 @@ def _container(container: client.V1Container) -> Container:
         memory_request_bytes=_quantity(requests.get("memory")),
         memory_limit_bytes=_quantity(limits.get("memory")),
     )
-
-
-def parse_quantity(value: str) -> float:
-    """A Kubernetes quantity ("250m", "1.5", "512Mi", "1G", "1e3") as a plain number."""
-    return float(utils.parse_quantity(value))
 
 
 def _quantity(value: str | None) -> float | None:

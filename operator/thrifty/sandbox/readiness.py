@@ -15,10 +15,6 @@ class NotReadyError(RuntimeError):
     """A component did not become ready in time; the message points at its log."""
 
 
-def free_port() -> int:
-    return free_ports(1)[0]
-
-
 def free_ports(count: int) -> list[int]:
     """Distinct free loopback ports: every socket stays bound until all are chosen."""
     sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
