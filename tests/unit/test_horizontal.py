@@ -271,8 +271,8 @@ def test_state_keeps_only_what_a_later_decision_can_use() -> None:
         events=(ScaleEvent(T0 - 20, 3, 5), ScaleEvent(T0 - 5, 5, 7)),
     )
     decision = decide(7, cpu(1.0), hpa(), old, T0)
-    # Longest window 300 s; longest period 15 s (no cooldowns).
-    assert decision.state.recommendations == (Recommendation(T0 - 100, 7), Recommendation(T0, 7))
+    # Longest window 300 s; longest period 15 s (no cooldowns); of equal counts the newest stays.
+    assert decision.state.recommendations == (Recommendation(T0, 7),)
     assert decision.state.events == (ScaleEvent(T0 - 5, 5, 7),)
 
 
@@ -463,3 +463,22 @@ def test_a_run_respects_cooldowns_and_bounds(
             if None in (cpu_ratio, memory_ratio):
                 assert up
         replicas, state, now = decision.replicas, decision.state, now + step
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 50), readings, horizontal_settings(), states, optional_bound, optional_bound)
+def test_keeping_only_the_newest_of_equal_recommendations_decides_the_same(
+    current: int,
+    metrics: list[MetricReading],
+    config: HorizontalSettings,
+    state: HorizontalState,
+    floor: int | None,
+    cap: int | None,
+) -> None:
+    newest: dict[int, Recommendation] = {}
+    for recommendation in sorted(state.recommendations, key=lambda r: r.time):
+        newest[recommendation.replicas] = recommendation
+    compact = HorizontalState(tuple(newest.values()), state.events)
+    assert run(current, metrics, config, compact, floor, cap).replicas == run(
+        current, metrics, config, state, floor, cap
+    ).replicas

@@ -189,11 +189,13 @@ class Predictive(ApiModel):
         le=2160,
         description="Hours of metric history the forecast learns from; at least 48. Default: 336 (14 days).",
     )
-    lead_time_seconds: int | None = Field(
-        default=None,
+    lead_time_seconds: int = Field(
+        default=300,
         ge=0,
         le=3600,
-        description="How far ahead to scale, in seconds. Unset: the pods' observed start-up time.",
+        description="How far ahead to scale, in seconds: the time a new pod takes to start and become "
+        "ready. While the forecast steers, the scale-down stabilization window is also cut to this, "
+        "because the forecast says whether the load comes back within it. Default: 300.",
     )
     seasonality: Literal["Auto", "Daily", "Weekly", "None"] = Field(
         default="Auto",
@@ -530,6 +532,36 @@ class Forecast(ApiModel):
         default=None,
         description="True while the forecast is accurate enough (recentError <= maxForecastError) to steer.",
     )
+    metric: str | None = Field(default=None, description="The metric forecast, e.g. cpu.")
+    reason: str | None = Field(default=None, description="How the forecast was made, in a sentence.")
+
+
+class DesiredReplicas(ApiModel):
+    """One desired replica count the stabilization windows remember."""
+
+    time: DateTime = Field(description="When it was last desired, RFC 3339.")
+    replicas: int = Field(description="The desired replica count before stabilization and limits.")
+
+
+class ScaleChange(ApiModel):
+    """One change of replicas the rate policies and cooldowns remember."""
+
+    time: DateTime = Field(description="When replicas changed, RFC 3339.")
+    from_replicas: int = Field(description="Replicas before the change.")
+    to_replicas: int = Field(description="Replicas after the change.")
+
+
+class ScalingHistory(ApiModel):
+    """What the horizontal algorithm remembers between evaluations, so a restart resumes exactly."""
+
+    desired: list[DesiredReplicas] = Field(
+        default_factory=list,
+        description="Desired counts within the longest stabilization window; of equal counts, the newest.",
+    )
+    changes: list[ScaleChange] = Field(
+        default_factory=list,
+        description="Replica changes within the longest rate-policy period or cooldown.",
+    )
 
 
 class Cost(ApiModel):
@@ -593,6 +625,9 @@ class ScalingPolicyStatus(ApiModel):
     forecast: Forecast | None = Field(default=None, description="The latest forecast, if predictive is on.")
     cost: Cost | None = Field(default=None, description="Monthly cost now and at the recommendation.")
     last_action: LastAction | None = Field(default=None, description="The last change made in Apply mode.")
+    scaling_history: ScalingHistory | None = Field(
+        default=None, description="State of the horizontal algorithm (stabilization, rate limits, cooldowns)."
+    )
     summary: Summary | None = Field(default=None, description="Short strings shown by kubectl get.")
 
 

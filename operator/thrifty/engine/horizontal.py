@@ -157,16 +157,19 @@ def decide(
     floor: int | None = None,
     cap: int | None = None,
     schedule_names: Sequence[str] = (),
+    floor_label: str | None = None,
+    cap_label: str | None = None,
 ) -> HorizontalDecision:
     """One HPA sync at unix time ``now`` (see the module's docstring for the rules, in order).
 
     ``floor`` and ``cap`` come from the active schedule windows (``schedules.active_bounds``) or any
-    other source of a floor (a forecast); ``schedule_names`` names the windows, for ``limited_by`` and
-    the reason only ("schedule night (cap 2)"; without names: "cap 2").
+    other source (a forecast's floor, a budget's cap); ``schedule_names`` names the windows, for
+    ``limited_by`` and the reason only ("schedule night (cap 2)"; without names: "cap 2"), and
+    ``floor_label``/``cap_label``, when given, name the bound instead ("budget demo (cap 4)").
     """
     if current_replicas < 0:
         raise ValueError("current_replicas must be non-negative")
-    bounds = _Bounds.of(settings, floor, cap, schedule_names)
+    bounds = _Bounds.of(settings, floor, cap, schedule_names, floor_label, cap_label)
     proposal = _propose(current_replicas, readings, settings.tolerance)
 
     if current_replicas < bounds.lower or current_replicas > bounds.upper:
@@ -198,19 +201,27 @@ class _Bounds:
 
     @classmethod
     def of(
-        cls, settings: HorizontalSettings, floor: int | None, cap: int | None, names: Sequence[str]
+        cls,
+        settings: HorizontalSettings,
+        floor: int | None,
+        cap: int | None,
+        names: Sequence[str],
+        floor_label: str | None,
+        cap_label: str | None,
     ) -> _Bounds:
         low, high = settings.min_replicas, settings.max_replicas
         lower, lower_label = low, "minReplicas"
         if floor is not None and floor > low:
-            lower, lower_label = min(floor, high), _schedule_label(names, "floor", floor)
+            lower, lower_label = min(floor, high), _bound_label(names, floor_label, "floor", floor)
         upper, upper_label = high, "maxReplicas"
         if cap is not None and cap < high:
-            upper, upper_label = max(cap, lower), _schedule_label(names, "cap", cap)
+            upper, upper_label = max(cap, lower), _bound_label(names, cap_label, "cap", cap)
         return cls(lower, upper, lower_label, upper_label)
 
 
-def _schedule_label(names: Sequence[str], bound: str, value: int) -> str:
+def _bound_label(names: Sequence[str], label: str | None, bound: str, value: int) -> str:
+    if label is not None:
+        return f"{label} ({bound} {value})"
     return f"schedule {', '.join(names)} ({bound} {value})" if names else f"{bound} {value}"
 
 
@@ -386,8 +397,11 @@ def _pruned(state: HorizontalState, settings: HorizontalSettings, now: float) ->
     )
     rules = (settings.scale_up, settings.scale_down)
     horizon = max([r.cooldown_seconds for r in rules] + [p.period_seconds for r in rules for p in r.policies])
+    # Windows only take the lowest and highest recommendation younger than them, so of equal counts
+    # the newest stands for all: the state stays a few entries long however often decide() runs.
+    newest = {r.replicas: r for r in state.recommendations if r.time > now - window}
     return HorizontalState(
-        tuple(r for r in state.recommendations if r.time > now - window),
+        tuple(sorted(newest.values(), key=lambda r: r.time)),
         tuple(e for e in state.events if e.time > now - horizon),
     )
 

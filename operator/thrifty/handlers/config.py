@@ -21,3 +21,5 @@ RESYNC_SECONDS: Final = _seconds("THRIFTY_RESYNC_SECONDS", 10.0)
 PREFIX: Final = "thrifty.dev"
 # How often usage history is read from Prometheus (one batch per namespace per round).
 EVALUATION_SECONDS: Final = _seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
+# How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).
+HORIZONTAL_SYNC_SECONDS: Final = _seconds("THRIFTY_HORIZONTAL_SYNC_SECONDS", 15.0)

@@ -16,10 +16,10 @@ answer: one series per pod and container ever seen in the lookback, each with up
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -102,6 +102,18 @@ class TimeGrid:
     def times(self) -> FloatArray:
         return self.start + self.step * np.arange(self.points, dtype=np.float64)
 
+    def row(self, points: Sequence[Sequence[Any]]) -> FloatArray:
+        """A range answer's [time, "value"] points on the grid, NaN where there is none."""
+        row = np.full(self.points, np.nan)
+        if not points:
+            return row
+        stamps = np.fromiter((p[0] for p in points), np.float64, len(points))
+        values = np.array([p[1] for p in points], dtype=np.float64)
+        index = np.rint((stamps - self.start) / self.step).astype(np.intp)
+        inside = (index >= 0) & (index < self.points)
+        row[index[inside]] = values[inside]
+        return row
+
 
 def read_namespace_usage(
     client: PrometheusConnect,
@@ -173,14 +185,7 @@ def _per_pod(series: Iterable[RawSeries], grid: TimeGrid) -> dict[ContainerKey, 
     """Range answers as one row on the grid per pod, NaN where Prometheus returned no point."""
     rows: dict[ContainerKey, dict[str, FloatArray]] = {}
     for item in series:
-        points = item["values"]
-        stamps = np.fromiter((p[0] for p in points), np.float64, len(points))
-        values = np.array([p[1] for p in points], dtype=np.float64)
-        index = np.rint((stamps - grid.start) / grid.step).astype(np.intp)
-        inside = (index >= 0) & (index < grid.points)
-        row = np.full(grid.points, np.nan)
-        row[index[inside]] = values[inside]
-        rows.setdefault(_key(item), {})[item["metric"].get("pod", "")] = row
+        rows.setdefault(_key(item), {})[item["metric"].get("pod", "")] = grid.row(item["values"])
     return rows
 
 

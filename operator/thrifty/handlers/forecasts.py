@@ -1,0 +1,79 @@
+"""Forecasts of a policy's metrics: demand history from Prometheus, a model refitted hourly.
+
+A model is refitted once an hour (as ``thrifty simulate`` does) and kept in memory between: losing
+it on a restart costs one fit. The forecast itself is recomputed every round from fresh history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from thrifty.api.scaling_policy import Horizontal
+from thrifty.engine.forecast import ForecastError, ForecastModel, fit_forecast, recent_error
+from thrifty.engine.predictive import forecast_floor
+from thrifty.handlers.horizontal import MetricForecast, named_metrics, per_pod_request
+from thrifty.handlers.prometheus_reads import query_history, workload_demand
+from thrifty.sources.replica_metrics import DemandHistory
+from thrifty.sources.workloads import Workload
+
+REFIT_SECONDS = 3600.0
+HEADROOM_QUANTILE = 0.9
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    at: float
+    settings: tuple[object, ...]
+    model: ForecastModel
+    error: ForecastError
+
+
+_MODELS: dict[tuple[str, str], _Fitted] = {}
+_LOCK = threading.Lock()
+
+
+def metric_forecasts(policy_uid: str, horizontal: Horizontal, workload: Workload) -> list[MetricForecast]:
+    """One forecast per metric with history; raises MetricsUnavailableError when Prometheus fails."""
+    predictive = horizontal.predictive
+    forecasts = []
+    now = time.time()
+    for name, metric in named_metrics(horizontal):
+        if metric.type == "Prometheus":
+            history: DemandHistory | None = query_history(metric.query or "", predictive.lookback_hours)
+            capacity = metric.target_per_replica
+        else:
+            demand = workload_demand(workload.namespace, name, predictive.lookback_hours)  # type: ignore[arg-type]
+            history = demand.get((workload.kind, workload.name))
+            capacity = per_pod_request(workload, name)
+        if history is None or capacity is None:
+            continue
+        fitted = _fitted(policy_uid, name, horizontal, history, now)
+        floor = forecast_floor(
+            fitted.model, history.times, history.values, now, predictive.lead_time_seconds, capacity
+        )
+        forecasts.append(MetricForecast(name, fitted.model, fitted.error, floor))
+    return forecasts
+
+
+def _fitted(uid: str, metric: str, horizontal: Horizontal, history: DemandHistory, now: float) -> _Fitted:
+    predictive = horizontal.predictive
+    settings = (predictive.lookback_hours, predictive.lead_time_seconds, predictive.seasonality,
+                predictive.max_forecast_error)  # fmt: skip
+    with _LOCK:
+        known = _MODELS.get((uid, metric))
+    if known is not None and known.settings == settings and now - known.at < REFIT_SECONDS:
+        return known
+    model = fit_forecast(
+        history.times, history.values, lead_seconds=predictive.lead_time_seconds,
+        seasonality=predictive.seasonality, lookback_seconds=predictive.lookback_hours * 3600.0,
+        quantile=HEADROOM_QUANTILE, now=now,
+    )  # fmt: skip
+    error = recent_error(
+        model, history.times, history.values, max_error=predictive.max_forecast_error, now=now
+    )
+    fitted = _Fitted(now, settings, model, error)
+    with _LOCK:
+        _MODELS[(uid, metric)] = fitted
+    return fitted

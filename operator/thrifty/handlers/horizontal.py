@@ -1,0 +1,274 @@
+"""Horizontal scaling of one workload: API spec -> engine settings, load -> readings, -> decision.
+
+Pure (no kopf, no API calls, no Prometheus): the reconcile handler reads, this decides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from thrifty.api.common import rfc3339
+from thrifty.api.conditions import Observation
+from thrifty.api.scaling_policy import (
+    DesiredReplicas,
+    Forecast,
+    Horizontal,
+    Metric,
+    ScaleChange,
+    ScalingHistory,
+    Utilization,
+)
+from thrifty.api.scaling_policy import ScalingRules as ApiScalingRules
+from thrifty.engine.forecast import ForecastError, ForecastModel
+from thrifty.engine.horizontal import (
+    HorizontalDecision,
+    HorizontalSettings,
+    HorizontalState,
+    MetricReading,
+    RatePolicy,
+    Recommendation,
+    ScaleEvent,
+    ScalingRules,
+    decide,
+)
+from thrifty.engine.predictive import ForecastFloor, steering_settings
+from thrifty.engine.schedules import ScheduleWindow, active_bounds
+from thrifty.sources.replica_metrics import WorkloadLoad
+from thrifty.sources.workloads import Workload
+
+# The HPA's default when a policy names no metric.
+DEFAULT_METRICS = (Metric(type="CPU", target_utilization=80),)
+FORECAST_LABEL = "forecast"
+
+
+def named_metrics(horizontal: Horizontal) -> list[tuple[str, Metric]]:
+    """(name, metric): cpu, memory, query (query-2, ... when there are several)."""
+    named: list[tuple[str, Metric]] = []
+    queries = 0
+    for metric in horizontal.metrics or DEFAULT_METRICS:
+        if metric.type == "Prometheus":
+            queries += 1
+            named.append(("query" if queries == 1 else f"query-{queries}", metric))
+        else:
+            named.append((metric.type.lower(), metric))
+    return named
+
+
+def settings_from(horizontal: Horizontal) -> HorizontalSettings:
+    def rules(api: ApiScalingRules) -> ScalingRules:
+        return ScalingRules(
+            stabilization_window_seconds=api.stabilization_window_seconds,
+            policies=tuple(RatePolicy(p.type, p.value, p.period_seconds) for p in api.policies),
+            select_policy=api.select_policy,
+            cooldown_seconds=api.cooldown_seconds,
+        )
+
+    return HorizontalSettings(
+        min_replicas=horizontal.min_replicas,
+        max_replicas=horizontal.max_replicas,
+        tolerance=horizontal.tolerance,
+        scale_up=rules(horizontal.behavior.scale_up),
+        scale_down=rules(horizontal.behavior.scale_down),
+    )
+
+
+def windows_from(horizontal: Horizontal) -> list[ScheduleWindow]:
+    return [
+        ScheduleWindow(s.name, s.time_zone, tuple(s.days), s.start, s.end, s.min_replicas, s.max_replicas)
+        for s in horizontal.schedules
+    ]
+
+
+def per_pod_request(workload: Workload, resource: str) -> float | None:
+    """The pod template's request summed over containers; None when a container has none (the HPA
+    cannot compute utilization then either)."""
+    values = [c.cpu_request if resource == "cpu" else c.memory_request for c in workload.containers]
+    if not values or any(v is None or v <= 0 for v in values):
+        return None
+    return float(sum(v for v in values if v is not None))
+
+
+@dataclass(frozen=True)
+class Readings:
+    readings: tuple[MetricReading, ...]
+    utilization: Utilization
+    notes: tuple[str, ...]  # why a reading is missing
+
+
+def readings_for(
+    horizontal: Horizontal,
+    workload: Workload,
+    load: WorkloadLoad | None,
+    query_values: Mapping[str, float | None],
+) -> Readings:
+    """usage/target per metric: utilization over the pods with a sample, as the HPA averages it; a
+    query's value over (targetPerReplica x replicas)."""
+    readings: list[MetricReading] = []
+    notes: list[str] = []
+    percent: dict[str, float] = {}
+    for name, metric in named_metrics(horizontal):
+        ratio: float | None = None
+        if metric.type == "Prometheus":
+            value = query_values.get(name)
+            target = metric.target_per_replica or 1.0
+            current = workload.desired_replicas
+            if value is None:
+                notes.append(f"{name}: the query returned no value")
+            else:
+                ratio = value / target if current == 0 else value / (target * current)
+        else:
+            resource = name
+            request = per_pod_request(workload, resource)
+            used, pods = _used(load, resource)
+            if request is None:
+                notes.append(f"{resource}: every container needs a {resource} request to compute utilization")
+            elif pods == 0 or not math.isfinite(used):
+                notes.append(f"{resource}: Prometheus has no usage sample for the workload's pods now")
+            else:
+                percent[resource] = 100.0 * used / (pods * request)
+                ratio = percent[resource] / float(metric.target_utilization or 100)
+        readings.append(MetricReading(name, ratio))
+    utilization = Utilization(
+        cpu_percent=_rounded(percent.get("cpu")), memory_percent=_rounded(percent.get("memory"))
+    )
+    return Readings(tuple(readings), utilization, tuple(notes))
+
+
+def _used(load: WorkloadLoad | None, resource: str) -> tuple[float, int]:
+    if load is None:
+        return math.nan, 0
+    return (load.cpu_cores, load.cpu_pods) if resource == "cpu" else (load.memory_bytes, load.memory_pods)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+# ----- state in status -----
+
+
+def state_from(history: ScalingHistory | None) -> HorizontalState:
+    if history is None:
+        return HorizontalState()
+    return HorizontalState(
+        tuple(Recommendation(_seconds(d.time), d.replicas) for d in history.desired),
+        tuple(ScaleEvent(_seconds(c.time), c.from_replicas, c.to_replicas) for c in history.changes),
+    )
+
+
+def history_from(state: HorizontalState) -> ScalingHistory:
+    return ScalingHistory(
+        desired=[DesiredReplicas(time=_stamp(r.time), replicas=r.replicas) for r in state.recommendations],
+        changes=[
+            ScaleChange(time=_stamp(e.time), from_replicas=e.from_replicas, to_replicas=e.to_replicas)
+            for e in state.events
+        ],
+    )
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def _stamp(seconds: float) -> str:
+    return rfc3339(datetime.fromtimestamp(seconds, UTC))
+
+
+# ----- the decision -----
+
+
+@dataclass(frozen=True)
+class MetricForecast:
+    """One metric's forecast: the fitted model, its recent error, and the floor it asks for now."""
+
+    metric: str
+    model: ForecastModel
+    error: ForecastError
+    floor: ForecastFloor | None
+
+
+@dataclass(frozen=True)
+class HorizontalOutcome:
+    decision: HorizontalDecision
+    reason: str  # for status.recommendation.reason and Events
+    forecast: Forecast | None
+    predictive: Observation | None  # the Predictive condition, when predictive scaling is enabled
+
+
+def evaluate(
+    horizontal: Horizontal,
+    current_replicas: int,
+    readings: Sequence[MetricReading],
+    state: HorizontalState,
+    now: float,
+    forecasts: Sequence[MetricForecast] = (),
+    budget_cap: tuple[int, str] | None = None,
+) -> HorizontalOutcome:
+    """decide() with the schedules' bounds, the forecast's floor while it steers, and a budget's cap."""
+    settings = settings_from(horizontal)
+    floor, cap, names = active_bounds(windows_from(horizontal), now)
+    floor_label = cap_label = None
+    steering = [f for f in forecasts if f.error.steering and f.floor is not None]
+    best = max(steering, key=lambda f: f.floor.replicas if f.floor else 0, default=None)
+    if best is not None and best.floor is not None:
+        settings = steering_settings(settings, horizontal.predictive.lead_time_seconds)
+        if floor is None or best.floor.replicas > floor:
+            floor, floor_label = best.floor.replicas, f"{FORECAST_LABEL} of {best.metric}"
+    if budget_cap is not None and (cap is None or budget_cap[0] < cap):
+        cap, cap_label = budget_cap
+    decision = decide(
+        current_replicas,
+        readings,
+        settings,
+        state,
+        now,
+        floor=floor,
+        cap=cap,
+        schedule_names=names,
+        floor_label=floor_label,
+        cap_label=cap_label,
+    )
+    driver = "predictive" if floor_label and decision.replicas > decision.desired else "reactive"
+    shown = best or (forecasts[0] if forecasts else None)
+    return HorizontalOutcome(
+        decision=decision,
+        reason=f"{driver}: {decision.reason}",
+        forecast=_forecast_status(shown) if horizontal.predictive.enabled else None,
+        predictive=_predictive(forecasts) if horizontal.predictive.enabled else None,
+    )
+
+
+def _forecast_status(forecast: MetricForecast | None) -> Forecast | None:
+    if forecast is None:
+        return None
+    floor = forecast.floor
+    error = forecast.error.mape
+    return Forecast(
+        peak_replicas=None if floor is None else floor.replicas,
+        peak_at=None if floor is None else _stamp(floor.peak_at),
+        recent_error=round(error, 4) if math.isfinite(error) else None,
+        seasonality=forecast.model.seasonality,
+        steering=forecast.error.steering,
+        metric=forecast.metric,
+        reason=forecast.error.reason if floor is None else f"{forecast.error.reason}; {floor.reason}",
+    )
+
+
+def _predictive(forecasts: Sequence[MetricForecast]) -> Observation:
+    if not forecasts:
+        return Observation(
+            "Predictive", "False", "NoForecast", "no metric history to forecast; scaling is reactive"
+        )
+    steering = [f for f in forecasts if f.error.steering]
+    if steering:
+        detail = "; ".join(f"{f.metric}: {f.error.reason}" for f in steering)
+        return Observation("Predictive", "True", "Steering", detail)
+    unusable = [f for f in forecasts if not f.model.usable or not math.isfinite(f.error.mape)]
+    if len(unusable) == len(forecasts):
+        detail = "; ".join(f"{f.metric}: {f.model.reason}" for f in unusable)
+        return Observation("Predictive", "False", "InsufficientHistory", f"{detail}; scaling is reactive")
+    detail = "; ".join(f"{f.metric}: {f.error.reason}" for f in forecasts)
+    return Observation("Predictive", "False", "ForecastInaccurate", f"{detail}; scaling is reactive")

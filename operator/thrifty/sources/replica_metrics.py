@@ -1,0 +1,146 @@
+"""What horizontal scaling reads: each workload's load now, and its demand over the forecast's lookback.
+
+Per namespace, however many workloads or policies it holds: two instant queries for the load now
+(CPU and memory per pod, owner-joined) and, when a policy forecasts, one range query per resource for
+the workloads' total demand. A policy's own PromQL metric is the one query per policy: it is the
+user's query, Thrifty cannot batch it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from prometheus_api_client.prometheus_connect import PrometheusConnect
+
+from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.sources.prometheus_http import QueryRunner, RawSeries
+from thrifty.sources.promql import NamespaceQueries, choose_step
+from thrifty.sources.usage import TimeGrid
+
+FloatArray = npt.NDArray[np.float64]
+WorkloadRef = tuple[str, str]  # (kind, name)
+Resource = Literal["cpu", "memory"]
+
+
+@dataclass(frozen=True)
+class WorkloadLoad:
+    """Usage summed over the pods that have a sample now (CPU cores, memory bytes)."""
+
+    cpu_cores: float
+    cpu_pods: int
+    memory_bytes: float
+    memory_pods: int
+
+
+@dataclass(frozen=True)
+class NamespaceLoad:
+    namespace: str
+    at: int
+    workloads: dict[WorkloadRef, WorkloadLoad]
+    queries: int
+
+
+@dataclass(frozen=True, eq=False)
+class DemandHistory:
+    """A workload's total demand on a regular grid (NaN where Prometheus had no sample)."""
+
+    times: FloatArray
+    values: FloatArray
+    step_seconds: int
+
+
+def _live_queries(settings: PrometheusSettings, namespace: str) -> NamespaceQueries:
+    """Windows of a few scrapes, as the HPA's metrics pipeline sees usage: recent, not smoothed away."""
+    step = max(1, math.ceil(settings.scrape_interval_seconds))
+    return NamespaceQueries(settings.metrics, namespace, step, settings.scrape_interval_seconds, step)
+
+
+def read_namespace_load(
+    client: PrometheusConnect, settings: PrometheusSettings, namespace: str, at: int
+) -> NamespaceLoad:
+    """CPU and memory of every workload of ``namespace`` at ``at``; raises MetricsUnavailableError."""
+    queries = _live_queries(settings, namespace)
+    runner = QueryRunner(client, settings.timeout_seconds)
+    cpu = _per_workload(runner.instant("live_cpu_usage", queries.cpu_usage(), at))
+    memory = _per_workload(runner.instant("live_memory_working_set", queries.memory_working_set(), at))
+    workloads = {
+        ref: WorkloadLoad(
+            cpu_cores=cpu.get(ref, (math.nan, 0))[0],
+            cpu_pods=cpu.get(ref, (math.nan, 0))[1],
+            memory_bytes=memory.get(ref, (math.nan, 0))[0],
+            memory_pods=memory.get(ref, (math.nan, 0))[1],
+        )
+        for ref in set(cpu) | set(memory)
+    }
+    return NamespaceLoad(namespace, at, workloads, runner.sent)
+
+
+def _per_workload(series: Iterable[RawSeries]) -> dict[WorkloadRef, tuple[float, int]]:
+    """Sum over pods and containers, and the number of pods, per workload."""
+    totals: dict[WorkloadRef, float] = {}
+    pods: dict[WorkloadRef, set[str]] = {}
+    for item in series:
+        labels = item["metric"]
+        ref = (labels.get("owner_kind", ""), labels.get("owner_name", ""))
+        value = float(item["value"][1])
+        if math.isfinite(value):
+            totals[ref] = totals.get(ref, 0.0) + value
+            pods.setdefault(ref, set()).add(labels.get("pod", ""))
+    return {ref: (total, len(pods[ref])) for ref, total in totals.items()}
+
+
+def read_namespace_demand(
+    client: PrometheusConnect,
+    settings: PrometheusSettings,
+    namespace: str,
+    resource: Resource,
+    end: int,
+    lookback_seconds: int,
+) -> dict[WorkloadRef, DemandHistory]:
+    """Total CPU cores or memory bytes of each workload over the lookback, one range query."""
+    step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
+    queries = NamespaceQueries(
+        settings.metrics, namespace, step, settings.scrape_interval_seconds, lookback_seconds
+    )
+    per_pod = queries.cpu_usage() if resource == "cpu" else queries.memory_working_set()
+    runner = QueryRunner(client, settings.timeout_seconds)
+    grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
+    answer = runner.range(f"{resource}_demand", queries.workload_totals(per_pod), grid.start, grid.end, step)
+    return {
+        (item["metric"].get("owner_kind", ""), item["metric"].get("owner_name", "")): DemandHistory(
+            grid.times(), grid.row(item["values"]), step
+        )
+        for item in answer
+    }
+
+
+def read_query_value(
+    client: PrometheusConnect, settings: PrometheusSettings, query: str, at: int
+) -> float | None:
+    """A policy's PromQL metric now: the sum of what it returns, None when it returns nothing."""
+    runner = QueryRunner(client, settings.timeout_seconds)
+    answer = runner.instant("policy_metric", query, at)
+    values = [float(item["value"][1]) for item in answer]
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) if finite else None
+
+
+def read_query_history(
+    client: PrometheusConnect, settings: PrometheusSettings, query: str, end: int, lookback_seconds: int
+) -> DemandHistory:
+    """A policy's PromQL metric over the lookback (series summed), for its forecast."""
+    step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
+    grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
+    runner = QueryRunner(client, settings.timeout_seconds)
+    answer = runner.range("policy_metric_history", query, grid.start, grid.end, step)
+    if not answer:
+        return DemandHistory(grid.times(), np.full(grid.points, np.nan), step)
+    stacked = np.stack([grid.row(item["values"]) for item in answer])
+    summed = np.where(np.all(np.isnan(stacked), axis=0), np.nan, np.nansum(stacked, axis=0))
+    return DemandHistory(grid.times(), summed, step)
