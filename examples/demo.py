@@ -80,6 +80,8 @@ def up() -> None:
         say("==> history: the real alibaba2018 trace replayed as the pods' CPU and memory in Prometheus")
         load_trace_history(state_dir, "demo", "alibaba2018", history_days=14, progress=say)
         marker.touch()
+    say("==> live load: web uses 1.2 cores in all, spread over its pods (the sandbox's live pod metrics)")
+    kubectl(env, "annotate", "deployment/web", "-n", "demo", "sandbox.thrifty.dev/cpu=1.2", "--overwrite")
     start_operator(env)
     started = time.monotonic()
     while not all_ready(env) and time.monotonic() - started < 60:

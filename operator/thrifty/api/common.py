@@ -8,7 +8,7 @@ apiserver already accepted, so it ignores unknown fields instead of failing on t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -209,6 +209,24 @@ class LabelSelector(ApiModel):
         max_length=16,
         description="Set-based requirements that must all hold.",
     )
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy every requirement, as the API server evaluates a selector."""
+        for key, value in (self.match_labels or {}).items():
+            if labels.get(key) != value:
+                return False
+        for requirement in self.match_expressions or []:
+            present = requirement.key in labels
+            values = requirement.values or []
+            held = {
+                "In": present and labels.get(requirement.key) in values,
+                "NotIn": not present or labels.get(requirement.key) not in values,
+                "Exists": present,
+                "DoesNotExist": not present,
+            }[requirement.operator]
+            if not held:
+                return False
+        return True
 
 
 class ResourceList(ApiModel):

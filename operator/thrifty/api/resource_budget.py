@@ -131,8 +131,10 @@ class ResourceBudgetSpec(ApiModel):
     enforcement: Literal["Alert", "BlockScaleUp", "ScaleDown"] = Field(
         default="Alert",
         description="Alert only notifies. BlockScaleUp keeps workloads in scope from scaling above their "
-        "current replicas once spend reaches 100% (their ScalingPolicy reports BudgetLimited). ScaleDown "
-        "also scales them down past 100%, lowest priority first, never below minReplicas. Default: Alert.",
+        "current replicas once the forecast for the period's end or the spend reaches the amount (their "
+        "ScalingPolicy reports BudgetLimited). ScaleDown does that too, and past 100% of the amount also "
+        "scales workloads down, lowest priority first, never below their ScalingPolicy's minReplicas. "
+        "Default: Alert.",
     )
     webhook: Webhook | None = Field(
         default=None,
@@ -148,6 +150,34 @@ class FiredThreshold(ApiModel):
 
     percent: int = Field(description="The threshold, in percent of amount.")
     fired_at: DateTime = Field(description="When it fired, RFC 3339.")
+
+
+class GovernedWorkload(ApiModel):
+    """A workload the budget's enforcement holds, and how far."""
+
+    namespace: str = Field(description="Namespace of the workload.")
+    kind: str = Field(description="Deployment or StatefulSet.")
+    name: str = Field(description="Name of the workload.")
+    max_replicas: int = Field(
+        description="Most replicas its ScalingPolicy may recommend or set while enforced."
+    )
+    reason: str | None = Field(default=None, description="Why this many, in a sentence.")
+
+
+class EnforcementStatus(ApiModel):
+    """What the enforcement does right now."""
+
+    active: bool = Field(
+        default=False,
+        description="True while the enforcement holds workloads: for BlockScaleUp once the forecast or "
+        "the spend reaches the amount, for ScaleDown once the spend passes it.",
+    )
+    reason: str | None = Field(default=None, description="Why it is active or not, in a sentence.")
+    workloads: list[GovernedWorkload] = Field(
+        default_factory=list,
+        description="For ScaleDown: the workloads scaled down, lowest priority first, each never below its "
+        "ScalingPolicy's minReplicas.",
+    )
 
 
 class ResourceBudgetStatus(ApiModel):
@@ -190,6 +220,12 @@ class ResourceBudgetStatus(ApiModel):
     )
     stale: bool | None = Field(
         default=None, description="True when cost data is older than expected (Prometheus lagging or down)."
+    )
+    namespaces: list[str] = Field(
+        default_factory=list, description="The namespaces the scope resolves to now, sorted."
+    )
+    enforcement: EnforcementStatus | None = Field(
+        default=None, description="Whether the enforcement holds workloads now, and which."
     )
 
 

@@ -12,6 +12,7 @@ from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
 from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import Recommendation, ScalingPolicySpec, ScalingPolicyStatus
+from thrifty.handlers.budgets import budget_cap
 from thrifty.handlers.config import RESYNC_SECONDS
 from thrifty.handlers.part import Part, combined
 from thrifty.handlers.prices import current_prices
@@ -50,7 +51,10 @@ def reconcile_scaling_policy(
             target.name,
         )
         if policy.horizontal is not None:
-            parts.append(horizontal_part(body, policy, policy.horizontal, status, workload, others, None))
+            cap, limited = budget_cap(kwargs["budgets"], workload)
+            horizontal = horizontal_part(body, policy, policy.horizontal, status, workload, others, cap)
+            horizontal.informational.append(limited)
+            parts.append(horizontal)
         if policy.vertical is not None:
             prices = current_prices(kwargs["cost_policies"])
             parts.append(vertical_part(body, policy, policy.vertical, status, workload, others, prices))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
@@ -34,6 +34,7 @@ class Workload:
     desired_replicas: int
     replicas: int
     containers: tuple[TemplateContainer, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def container_names(self) -> tuple[str, ...]:
@@ -60,6 +61,7 @@ def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
         desired_replicas=int(spec.get("replicas", 1)),
         replicas=int(status.get("replicas") or 0),
         containers=tuple(_template_container(c) for c in template.get("containers") or []),
+        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
     )
 
 
