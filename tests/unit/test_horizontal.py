@@ -479,6 +479,7 @@ def test_keeping_only_the_newest_of_equal_recommendations_decides_the_same(
     for recommendation in sorted(state.recommendations, key=lambda r: r.time):
         newest[recommendation.replicas] = recommendation
     compact = HorizontalState(tuple(newest.values()), state.events)
-    assert run(current, metrics, config, compact, floor, cap).replicas == run(
-        current, metrics, config, state, floor, cap
-    ).replicas
+    assert (
+        run(current, metrics, config, compact, floor, cap).replicas
+        == run(current, metrics, config, state, floor, cap).replicas
+    )
