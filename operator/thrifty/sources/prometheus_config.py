@@ -1,8 +1,9 @@
 """How the operator reaches Prometheus and which metric names it reads, from the environment.
 
-Metric names default to cAdvisor's and kube-state-metrics' and can be renamed one by one (recording
-rules, prefixed federation, older exporters) with ``THRIFTY_METRIC_<FIELD>``, e.g.
-``THRIFTY_METRIC_CPU_USAGE=container_cpu_usage_seconds_total``.
+Metric names default to cAdvisor's, kube-state-metrics' and OpenCost's and can be renamed one by one
+(recording rules, prefixed federation, older exporters) with ``THRIFTY_METRIC_<FIELD>``, e.g.
+``THRIFTY_METRIC_CPU_USAGE=container_cpu_usage_seconds_total`` or
+``THRIFTY_METRIC_NODE_CPU_HOURLY_COST=node_cpu_hourly_cost``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,33 @@ class MetricNames:
 
 
 @dataclass(frozen=True)
+class CostMetricNames:
+    """The series spend is read from, beyond ``MetricNames``: where pods ran and what nodes are
+    (kube-state-metrics), and OpenCost's allocations and prices where OpenCost runs.
+
+    Kept apart from ``MetricNames`` so the usage queries, which list those, stay as they are. Field
+    names are the ``metric`` label of the query counter too, and never repeat one of ``MetricNames``
+    (both share the ``THRIFTY_METRIC_<FIELD>`` variables).
+    """
+
+    pod_info: str = "kube_pod_info"
+    node_labels: str = "kube_node_labels"
+    container_cpu_allocation: str = "container_cpu_allocation"
+    container_memory_allocation: str = "container_memory_allocation_bytes"
+    container_gpu_allocation: str = "container_gpu_allocation"
+    node_cpu_hourly_cost: str = "node_cpu_hourly_cost"
+    node_ram_hourly_cost: str = "node_ram_hourly_cost"
+    node_gpu_hourly_cost: str = "node_gpu_hourly_cost"
+    node_is_spot: str = "kubecost_node_is_spot"
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if not _METRIC_NAME.fullmatch(value):
+                raise ValueError(f"metric name for {item.name} is not a valid Prometheus name: {value!r}")
+
+
+@dataclass(frozen=True)
 class PrometheusSettings:
     url: str
     bearer_token_file: Path | None = None
@@ -63,6 +91,7 @@ class PrometheusSettings:
     # unit the CPU rate window is sized in.
     scrape_interval_seconds: float = 60.0
     metrics: MetricNames = field(default_factory=MetricNames)
+    cost_metrics: CostMetricNames = field(default_factory=CostMetricNames)
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -88,6 +117,10 @@ class PrometheusSettings:
             item.name: env.get(f"THRIFTY_METRIC_{item.name.upper()}", getattr(MetricNames(), item.name))
             for item in dataclasses.fields(MetricNames)
         }
+        cost_names = {
+            item.name: env.get(f"THRIFTY_METRIC_{item.name.upper()}", getattr(CostMetricNames(), item.name))
+            for item in dataclasses.fields(CostMetricNames)
+        }
         return cls(
             url=url.rstrip("/"),
             bearer_token_file=_path(env.get("THRIFTY_PROMETHEUS_TOKEN_FILE")),
@@ -102,6 +135,7 @@ class PrometheusSettings:
                 env, "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL", defaults.scrape_interval_seconds
             ),
             metrics=MetricNames(**names),
+            cost_metrics=CostMetricNames(**cost_names),
         )
 
 

@@ -220,7 +220,7 @@ def _lines(*lines: str) -> str:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    return "\n".join("  " + line for line in text.split("\n"))
 
 
 def _block(head: str, *body: str) -> str:
