@@ -6,6 +6,7 @@ matches on this test's state directory only.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -15,12 +16,22 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import kubectl, parse_table
-from thrifty.sandbox import cluster
+from conftest import eventually, kubectl, parse_table
+from thrifty.sandbox import cluster, processes
 from thrifty.sandbox.cluster import SandboxEnv
+from thrifty.sandbox.prometheus import LIVE_METRICS_JOB, write_prometheus_config
 
 # The sandbox's processes, by executable name; each one's command line names the state directory.
-PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
+# The live-metrics exporter runs on the Python that runs `thrifty` (the one running these tests).
+PROCESSES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    Path(sys.executable).name,
+    "prometheus",
+)
 # Limit for one CLI call (the first `up` starts everything on a possibly busy machine).
 CLI_TIMEOUT_SECONDS = 420
 
@@ -74,6 +85,13 @@ def healthy(env: SandboxEnv) -> bool:
     return api_ready and prometheus_ready
 
 
+def live_target_up(env: SandboxEnv) -> bool:
+    answer = requests.get(
+        f"{env.prometheus_url}/api/v1/query", params={"query": f'up{{job="{LIVE_METRICS_JOB}"}}'}, timeout=10
+    ).json()
+    return [series["value"][1] for series in answer["data"]["result"]] == ["1"]
+
+
 def node_counts(env: SandboxEnv) -> Counter[tuple[str, str]]:
     """(capacity type, status) -> nodes."""
     table = parse_table(kubectl(env, "get", "nodes", "-L", "karpenter.sh/capacity-type").stdout)
@@ -94,6 +112,7 @@ def test_up_twice_then_down_leaves_nothing_running(state_dir: Path) -> None:
     assert node_counts(env) == expected_nodes
     running = processes_mentioning(state_dir)
     assert sorted(running.values()) == sorted(PROCESSES), running
+    assert "[sandbox] live-metrics ready" in first.stderr
 
     second = sandbox_cli(state_dir, "up", "--spot-nodes", "1", "--on-demand-nodes", "1")
 
@@ -101,6 +120,26 @@ def test_up_twice_then_down_leaves_nothing_running(state_dir: Path) -> None:
     assert healthy(env)
     assert node_counts(env) == expected_nodes
     assert processes_mentioning(state_dir) == running, "a second `up` restarted processes"
+
+    # A sandbox started before the live-metrics exporter existed: no port, no scrape job, no process.
+    processes.stop(cluster.LIVE_METRICS, state_dir)
+    ports_file = state_dir / "ports.json"
+    old_ports = json.loads(ports_file.read_text())
+    del old_ports["live_metrics"]
+    ports_file.write_text(json.dumps(old_ports))
+    write_prometheus_config(state_dir / "prometheus.yml")
+    old_prometheus = processes.pid_of("prometheus", state_dir)
+
+    third = sandbox_cli(state_dir, "up", "--spot-nodes", "1", "--on-demand-nodes", "1")
+
+    assert env_lines(third.stdout) == printed
+    assert "[sandbox] live-metrics ready" in third.stderr
+    ports = json.loads(ports_file.read_text())
+    assert {name: port for name, port in ports.items() if name != "live_metrics"} == old_ports
+    assert ports["live_metrics"] not in old_ports.values()
+    assert LIVE_METRICS_JOB in (state_dir / "prometheus.yml").read_text()
+    assert processes.pid_of("prometheus", state_dir) not in (None, old_prometheus), "config not reloaded"
+    eventually("Prometheus scrapes live metrics", lambda: live_target_up(env), 60)
 
     sandbox_cli(state_dir, "down")
 

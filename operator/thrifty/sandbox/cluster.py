@@ -25,7 +25,8 @@ Progress = Callable[[str], None]
 
 # Start order; `down` stops in reverse.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-ALL_PROCESSES = (*CONTROL_PLANE, "prometheus")
+LIVE_METRICS = "live-metrics"
+ALL_PROCESSES = (*CONTROL_PLANE, LIVE_METRICS, "prometheus")
 
 
 class SandboxNotRunningError(RuntimeError):
@@ -68,13 +69,20 @@ def up(
         if alive:
             progress(f"[sandbox] restarting: only {', '.join(alive)} of it is running")
             down(state_dir, progress=lambda _: None)
+        # It would keep reading the old kubeconfig.
+        processes.stop(LIVE_METRICS, state_dir)
         ports = dict(zip(components.PORT_NAMES, free_ports(len(components.PORT_NAMES)), strict=True))
         layout.ports_file.write_text(json.dumps(ports, indent=2))
         pki = ensure_pki(layout.pki_dir)
         _write_kubeconfig(layout, pki, ports["apiserver"])
         _start_control_plane(bins, layout, pki, ports, progress)
-        write_prometheus_config(layout.prometheus_config)
-    if backfill or processes.pid_of("prometheus", state_dir) is None:
+    ports = _ports_with_live_metrics(layout)
+    _ensure_live_metrics(layout, ports, progress)
+    # A sandbox started before live metrics existed gets the scrape job, and Prometheus reads it.
+    changed = write_prometheus_config(
+        layout.prometheus_config, live_metrics_target=f"127.0.0.1:{ports['live_metrics']}"
+    )
+    if backfill or changed or processes.pid_of("prometheus", state_dir) is None:
         restart_prometheus(state_dir, backfill, progress, promtool=promtool, executable=prometheus_bin)
     _ensure_nodes(layout, spot_nodes, on_demand_nodes, progress)
     env = current_env(state_dir)
@@ -186,6 +194,31 @@ def _start_control_plane(
         started = processes.start(name, argv, state_dir)
         wait_until(name, ready, timeout, started.log, alive=partial(processes.is_running, started.pid))
         progress(f"[sandbox] {name} ready")
+
+
+def _ports_with_live_metrics(layout: Layout) -> dict[str, int]:
+    """ports.json, with a newly chosen free port for live metrics if it has none yet."""
+    ports = _read_ports(layout)
+    if "live_metrics" not in ports:
+        # Ports of stopped processes (Prometheus, say) are free too, but taken.
+        candidates = free_ports(len(ports) + 1)
+        ports["live_metrics"] = next(p for p in candidates if p not in ports.values())
+        layout.ports_file.write_text(json.dumps(ports, indent=2))
+    return ports
+
+
+def _ensure_live_metrics(layout: Layout, ports: dict[str, int], progress: Progress) -> None:
+    if processes.pid_of(LIVE_METRICS, layout.state_dir) is not None:
+        return
+    started = processes.start(LIVE_METRICS, components.live_metrics(layout, ports), layout.state_dir)
+    wait_until(
+        LIVE_METRICS,
+        lambda: http_ok(f"http://127.0.0.1:{ports['live_metrics']}/metrics"),
+        60,
+        started.log,
+        alive=partial(processes.is_running, started.pid),
+    )
+    progress(f"[sandbox] {LIVE_METRICS} ready")
 
 
 def _ensure_nodes(layout: Layout, spot: int, on_demand: int, progress: Progress) -> None:

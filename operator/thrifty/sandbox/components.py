@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ PORT_NAMES = (
     "scheduler",
     "kwok",
     "prometheus",
+    "live_metrics",
 )
 
 
@@ -128,6 +130,19 @@ def kwok(bins: Binaries, layout: Layout, ports: dict[str, int]) -> list[str]:
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--server-address=127.0.0.1:{ports['kwok']}",
         f"--config={bins.kwok_stages}",
+    ]
+
+
+def live_metrics(layout: Layout, ports: dict[str, int]) -> list[str]:
+    """The pods' live cAdvisor and kube-state-metrics series, served by this Python's `thrifty`."""
+    return [
+        sys.executable,
+        "-m",
+        "thrifty.cli",
+        "sandbox",
+        "live-metrics",
+        f"--kubeconfig={layout.kubeconfig}",
+        f"--port={ports['live_metrics']}",
     ]
 
 

@@ -54,11 +54,42 @@ def _existing(path: str) -> str | None:
     return path if Path(path).exists() else None
 
 
-def write_prometheus_config(path: Path, scrape_targets: dict[str, str] | None = None) -> None:
-    """Workload series come from backfilled blocks; live scraping is only for named targets."""
-    jobs = [
+LIVE_METRICS_JOB = "sandbox-live-metrics"
+
+
+def prometheus_config(live_metrics_target: str | None, scrape_targets: dict[str, str] | None = None) -> str:
+    """Workload history comes from backfilled blocks; live series from the sandbox's live-metrics
+    exporter (``host:port``), every 5 s so a test sees a change within seconds, and named targets.
+
+    ``honor_labels`` keeps the exporter's own ``namespace`` and ``pod`` labels if a target label ever
+    has the same name; the target's ``job`` and ``instance`` labels are still added, which keeps live
+    series apart from backfilled ones of the same pods (those have neither).
+    """
+    jobs: list[dict[str, object]] = []
+    if live_metrics_target is not None:
+        jobs.append(
+            {
+                "job_name": LIVE_METRICS_JOB,
+                "scrape_interval": "5s",
+                "scrape_timeout": "5s",
+                "honor_labels": True,
+                "static_configs": [{"targets": [live_metrics_target]}],
+            }
+        )
+    jobs += [
         {"job_name": job, "static_configs": [{"targets": [target]}]}
         for job, target in (scrape_targets or {}).items()
     ]
     document = {"global": {"scrape_interval": "15s", "evaluation_interval": "15s"}, "scrape_configs": jobs}
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def write_prometheus_config(
+    path: Path, scrape_targets: dict[str, str] | None = None, live_metrics_target: str | None = None
+) -> bool:
+    """Write the configuration; True if the file changed (a running Prometheus needs a restart)."""
+    text = prometheus_config(live_metrics_target, scrape_targets)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True

@@ -317,7 +317,7 @@ def _qos_slice(pod: Pod) -> str:
     return "/kubepods" if guaranteed else "/kubepods/burstable"
 
 
-def _cadvisor_labels(pod: Pod, container: Container | None) -> list[tuple[str, str]]:
+def cadvisor_labels(pod: Pod, container: Container | None) -> list[tuple[str, str]]:
     """cAdvisor's labels; ``container=None`` is the pod-level cgroup (container="")."""
     pod_cgroup = f"{_qos_slice(pod)}/pod{pod.effective_uid}"
     if container is None:
@@ -335,7 +335,7 @@ def _cadvisor_labels(pod: Pod, container: Container | None) -> list[tuple[str, s
     ]
 
 
-def _ksm_container_labels(pod: Pod, container: Container) -> list[tuple[str, str]]:
+def ksm_container_labels(pod: Pod, container: Container) -> list[tuple[str, str]]:
     return [
         ("namespace", pod.namespace),
         ("pod", pod.name),
@@ -349,7 +349,7 @@ def node_label_name(key: str) -> str:
     return "label_" + _INVALID_LABEL_CHARS.sub("_", key)
 
 
-def _node_labels(node: Node) -> list[tuple[str, str]]:
+def ksm_node_labels(node: Node) -> list[tuple[str, str]]:
     labels: dict[str, str] = {}
     for key in sorted(node.labels):
         name = node_label_name(key)
@@ -359,6 +359,56 @@ def _node_labels(node: Node) -> list[tuple[str, str]]:
             suffix += 1
         labels[name] = node.labels[key]
     return [("node", node.name), *labels.items()]
+
+
+def ksm_resource_labels(pod: Pod, container: Container, resource: str, unit: str) -> list[tuple[str, str]]:
+    """``kube_pod_container_resource_requests`` and ``_limits``: cpu in "core", memory in "byte"."""
+    return [*ksm_container_labels(pod, container), ("node", pod.node), ("resource", resource), ("unit", unit)]
+
+
+def ksm_pod_owner_labels(pod: Pod, kind: str, name: str, is_controller: str) -> list[tuple[str, str]]:
+    """``kube_pod_owner``: one series per owner reference; ``is_controller`` is "true" or "false"."""
+    return [
+        ("namespace", pod.namespace),
+        ("pod", pod.name),
+        ("uid", pod.effective_uid),
+        ("owner_kind", kind),
+        ("owner_name", name),
+        ("owner_is_controller", is_controller),
+    ]
+
+
+def ksm_replicaset_owner_labels(
+    namespace: str, replicaset: str, kind: str, name: str, is_controller: str
+) -> list[tuple[str, str]]:
+    return [
+        ("namespace", namespace),
+        ("replicaset", replicaset),
+        ("owner_kind", kind),
+        ("owner_name", name),
+        ("owner_is_controller", is_controller),
+    ]
+
+
+def ksm_pod_info_labels(
+    pod: Pod,
+    created_by_kind: str,
+    created_by_name: str,
+    priority_class: str = "",
+    host_network: str = "false",
+) -> list[tuple[str, str]]:
+    return [
+        ("namespace", pod.namespace),
+        ("pod", pod.name),
+        ("uid", pod.effective_uid),
+        ("host_ip", pod.host_ip),
+        ("pod_ip", pod.pod_ip),
+        ("node", pod.node),
+        ("created_by_kind", created_by_kind),
+        ("created_by_name", created_by_name),
+        ("priority_class", priority_class),
+        ("host_network", host_network),
+    ]
 
 
 # --------------------------------------------------------------------------- writer
@@ -403,9 +453,9 @@ class _Writer:
             values = _counter(usage, timeline)
             if pod_cgroups:
                 totals[index] = totals.get(index, 0.0) + values
-            self.emit(name, _cadvisor_labels(pod, container), _floats(values), timeline.stamps)
+            self.emit(name, cadvisor_labels(pod, container), _floats(values), timeline.stamps)
         for pod, timeline, total in self.pod_totals(totals):
-            self.emit(name, _cadvisor_labels(pod, None), _floats(total), timeline.stamps)
+            self.emit(name, cadvisor_labels(pod, None), _floats(total), timeline.stamps)
 
     def memory(self, pod_cgroups: bool) -> None:
         _write_family(
@@ -418,10 +468,10 @@ class _Writer:
                 totals[index] = totals.get(index, 0.0) + usage.memory[timeline.row]
             # Format each trace row once; samples repeat rows about step/interval times.
             per_row = _strings([int(v) for v in usage.memory.tolist()])
-            self.emit(name, _cadvisor_labels(pod, container), per_row[timeline.row], timeline.stamps)
+            self.emit(name, cadvisor_labels(pod, container), per_row[timeline.row], timeline.stamps)
         for pod, timeline, total in self.pod_totals(totals):
             self.emit(
-                name, _cadvisor_labels(pod, None), _strings([int(v) for v in total.tolist()]), timeline.stamps
+                name, cadvisor_labels(pod, None), _strings([int(v) for v in total.tolist()]), timeline.stamps
             )
 
     def resources(self, kind: str) -> None:
@@ -437,12 +487,7 @@ class _Writer:
                 for resource, unit, value in (("cpu", "core", cpu), ("memory", "byte", memory)):
                     if value is None:
                         continue
-                    labels = [
-                        *_ksm_container_labels(pod, container),
-                        ("node", pod.node),
-                        ("resource", resource),
-                        ("unit", unit),
-                    ]
+                    labels = ksm_resource_labels(pod, container, resource, unit)
                     self.emit(family, labels, _number(value), timeline.state_stamps)
 
     def restarts_and_oom(self) -> None:
@@ -457,7 +502,7 @@ class _Writer:
             values: str | ObjectArray = _strings(kills.tolist()) if kills[-1:].any() else "0"
             self.emit(
                 "kube_pod_container_status_restarts_total",
-                _ksm_container_labels(pod, container),
+                ksm_container_labels(pod, container),
                 values,
                 timeline.stamps,
             )
@@ -469,7 +514,7 @@ class _Writer:
         )
         for _, pod, timeline, container, usage in self.containers():
             killed = _oom_kills(usage, timeline) > 0
-            labels = [*_ksm_container_labels(pod, container), ("reason", "OOMKilled")]
+            labels = [*ksm_container_labels(pod, container), ("reason", "OOMKilled")]
             self.emit(
                 "kube_pod_container_status_last_terminated_reason",
                 labels,
@@ -480,14 +525,7 @@ class _Writer:
     def pod_owners(self) -> None:
         _write_family(self.out, "kube_pod_owner", "gauge", "Information about the Pod's owner.")
         for pod, timeline in zip(self.pods, self.timelines, strict=True):
-            labels = [
-                ("namespace", pod.namespace),
-                ("pod", pod.name),
-                ("uid", pod.effective_uid),
-                ("owner_kind", "ReplicaSet"),
-                ("owner_name", pod.replicaset),
-                ("owner_is_controller", "true"),
-            ]
+            labels = ksm_pod_owner_labels(pod, "ReplicaSet", pod.replicaset, "true")
             self.emit("kube_pod_owner", labels, "1", timeline.state_stamps)
 
     def replicaset_owners(self) -> None:
@@ -495,30 +533,13 @@ class _Writer:
         for namespace, replicaset, deployment in sorted(
             {(p.namespace, p.replicaset, p.deployment) for p in self.pods}
         ):
-            labels = [
-                ("namespace", namespace),
-                ("replicaset", replicaset),
-                ("owner_kind", "Deployment"),
-                ("owner_name", deployment),
-                ("owner_is_controller", "true"),
-            ]
+            labels = ksm_replicaset_owner_labels(namespace, replicaset, "Deployment", deployment, "true")
             self.emit("kube_replicaset_owner", labels, "1", self.window.state_stamps)
 
     def pod_info(self) -> None:
         _write_family(self.out, "kube_pod_info", "gauge", "Information about pod.")
         for pod, timeline in zip(self.pods, self.timelines, strict=True):
-            labels = [
-                ("namespace", pod.namespace),
-                ("pod", pod.name),
-                ("uid", pod.effective_uid),
-                ("host_ip", pod.host_ip),
-                ("pod_ip", pod.pod_ip),
-                ("node", pod.node),
-                ("created_by_kind", "ReplicaSet"),
-                ("created_by_name", pod.replicaset),
-                ("priority_class", ""),
-                ("host_network", "false"),
-            ]
+            labels = ksm_pod_info_labels(pod, "ReplicaSet", pod.replicaset)
             self.emit("kube_pod_info", labels, "1", timeline.state_stamps)
 
     def node_labels(self, nodes: Sequence[Node]) -> None:
@@ -526,7 +547,7 @@ class _Writer:
             self.out, "kube_node_labels", "gauge", "Kubernetes labels converted to Prometheus labels."
         )
         for node in sorted(nodes, key=lambda n: n.name):
-            self.emit("kube_node_labels", _node_labels(node), "1", self.window.state_stamps)
+            self.emit("kube_node_labels", ksm_node_labels(node), "1", self.window.state_stamps)
 
 
 def _floats(values: FloatArray) -> ObjectArray:
