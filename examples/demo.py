@@ -52,7 +52,12 @@ def start_operator(env: cluster.SandboxEnv) -> None:
             f"--metrics-port={metrics_port}",
         ],
         env.state_dir,
-        env={"KUBECONFIG": str(env.kubeconfig), "PROMETHEUS_URL": env.prometheus_url},
+        env={
+            "KUBECONFIG": str(env.kubeconfig),
+            "PROMETHEUS_URL": env.prometheus_url,
+            # The sandbox scrapes its live pod metrics every 5 s: rate windows can be that short.
+            "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
+        },
     )
     wait_until(
         "the operator",
