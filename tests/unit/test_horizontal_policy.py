@@ -33,10 +33,11 @@ def horizontal(**spec: object) -> Horizontal:
     return Horizontal.model_validate({"minReplicas": 1, "maxReplicas": 20, **spec})
 
 
-def test_cpu_utilization_is_usage_over_the_requests_of_the_pods_with_samples() -> None:
-    load = WorkloadLoad(cpu_cores=1.5, cpu_pods=3, memory_bytes=math.nan, memory_pods=0)
+def test_cpu_utilization_is_the_windows_load_over_the_requests_of_the_pods_there_are_now() -> None:
+    # Five pods had CPU within the rate window; two of them were removed by a scale-down since.
+    load = WorkloadLoad(cpu_cores=1.5, cpu_pods=5, memory_bytes=math.nan, memory_pods=0)
     policy = horizontal(metrics=[{"type": "CPU", "targetUtilization": 50}])
-    result = readings_for(policy, workload(), load, {})
+    result = readings_for(policy, workload(replicas=3), load, {})
     # 1.5 cores over 3 pods x 500m = 100%, twice the 50% target.
     assert result.utilization.cpu_percent == 100.0
     assert result.readings == (MetricReading("cpu", 2.0),)

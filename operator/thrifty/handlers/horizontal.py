@@ -123,6 +123,9 @@ def readings_for(
             resource = name
             request = per_pod_request(workload, resource)
             used, pods = _used(load, resource)
+            if resource == "cpu" and pods and workload.replicas:
+                # The window's load is spread over the pods there are now, as the next window's will be.
+                pods = workload.replicas
             if request is None:
                 notes.append(f"{resource}: every container needs a {resource} request to compute utilization")
             elif pods == 0 or not math.isfinite(used):

@@ -159,15 +159,19 @@ class NamespaceQueries:
             self.workload_of_pod(over_lookback),
         )
 
-    def cpu_usage(self) -> str:
+    def cpu_usage(self, pods_of_lookback: bool = False) -> str:
         """Cores per pod and container, averaged over the rate window ending at each step.
 
         ``max`` rather than ``sum`` per pod and container: a container scraped twice (two kubelet
         jobs) or briefly listed under an old and a new cgroup must not count double.
+        ``pods_of_lookback`` also keeps pods that went away within the lookback: their share of the
+        window's CPU is part of the workload's load, which a scale-down moves, not removes.
         """
         window = duration(self.cpu_window_seconds)
         selector = f"{self.metrics.cpu_usage}{{{self._ns}, {_REAL_CONTAINERS}}}"
-        return self._by_workload(f"rate({selector}[{window}])", "owner_kind, owner_name, container, pod")
+        return self._by_workload(
+            f"rate({selector}[{window}])", "owner_kind, owner_name, container, pod", pods_of_lookback
+        )
 
     def memory_working_set(self) -> str:
         """Peak working-set bytes per pod and container in the window ending at each step."""

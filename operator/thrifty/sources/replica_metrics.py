@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -30,7 +30,8 @@ Resource = Literal["cpu", "memory"]
 
 @dataclass(frozen=True)
 class WorkloadLoad:
-    """Usage summed over the pods that have a sample now (CPU cores, memory bytes)."""
+    """CPU: cores over the rate window, summed over every pod that ran in it (the workload's load,
+    however its pods changed); memory: bytes summed over the pods with a sample now."""
 
     cpu_cores: float
     cpu_pods: int
@@ -56,9 +57,11 @@ class DemandHistory:
 
 
 def _live_queries(settings: PrometheusSettings, namespace: str) -> NamespaceQueries:
-    """Windows of a few scrapes, as the HPA's metrics pipeline sees usage: recent, not smoothed away."""
+    """Windows of a few scrapes, as the HPA's metrics pipeline sees usage: recent, not smoothed away.
+    The lookback is the CPU rate window, so pods that left during it still count their CPU."""
     step = max(1, math.ceil(settings.scrape_interval_seconds))
-    return NamespaceQueries(settings.metrics, namespace, step, settings.scrape_interval_seconds, step)
+    window = NamespaceQueries(settings.metrics, namespace, step, settings.scrape_interval_seconds, step)
+    return replace(window, lookback_seconds=window.cpu_window_seconds)
 
 
 def read_namespace_load(
@@ -67,7 +70,7 @@ def read_namespace_load(
     """CPU and memory of every workload of ``namespace`` at ``at``; raises MetricsUnavailableError."""
     queries = _live_queries(settings, namespace)
     runner = QueryRunner(client, settings.timeout_seconds)
-    cpu = _per_workload(runner.instant("live_cpu_usage", queries.cpu_usage(), at))
+    cpu = _per_workload(runner.instant("live_cpu_usage", queries.cpu_usage(pods_of_lookback=True), at))
     memory = _per_workload(runner.instant("live_memory_working_set", queries.memory_working_set(), at))
     workloads = {
         ref: WorkloadLoad(

@@ -35,6 +35,8 @@ class Workload:
     replicas: int
     containers: tuple[TemplateContainer, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    priority_class: str | None = None  # the pod template's priorityClassName
 
     @property
     def container_names(self) -> tuple[str, ...]:
@@ -62,6 +64,8 @@ def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
         replicas=int(status.get("replicas") or 0),
         containers=tuple(_template_container(c) for c in template.get("containers") or []),
         labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        priority_class=template.get("priorityClassName"),
     )
 
 
