@@ -16,6 +16,7 @@ from thrifty.engine.cost import (
     GpuPrices,
     InstanceType,
     NodeCapacity,
+    NodeRates,
     PriceBook,
     Rates,
     SpotLabel,
@@ -26,6 +27,7 @@ from thrifty.engine.cost import (
     node_rates,
     rates_for_node,
     spend,
+    spend_at_node_prices,
     spend_on_nodes,
 )
 from thrifty.engine.quantities import GiB
@@ -313,3 +315,25 @@ def test_spend_is_never_below_requests_or_usage(requests: np.ndarray, usage: np.
     assert charged.cpu >= np.nansum(usage) * (1 - 1e-12) - 1e-12
     assert charged.cpu <= np.nansum(requests) + np.nansum(usage) + 1e-9
     assert np.isfinite(charged.per_step).all()
+
+
+def test_opencost_allocations_at_its_node_prices_and_a_fallback_for_unknown_nodes() -> None:
+    hours = 24
+    # Two containers, one on node 0 (priced as the m5.large example), one on an unknown node.
+    node_index = np.array([[0] * hours, [-1] * hours])
+    fallback = NodeRates(0.031611, 0.004237, 0.95, "on-demand", "default on-demand rates")
+    breakdown = spend_at_node_prices(
+        np.full((2, hours), 0.5),
+        np.full((2, hours), 1.5 * 2**30),
+        np.zeros((2, hours)),
+        node_index,
+        np.full((1, hours), 0.031247),
+        np.full((1, hours), 0.004188),
+        np.zeros((1, hours)),
+        fallback,
+        3600.0,
+    )
+    first = hours * (0.5 * 0.031247 + 1.5 * 0.004188)
+    second = hours * (0.5 * 0.031611 + 1.5 * 0.004237)
+    assert breakdown.per_container.tolist() == pytest.approx([first, second])
+    assert breakdown.total == pytest.approx(first + second)

@@ -519,3 +519,52 @@ def spend_on_nodes(
         return cpu[rows], memory[rows], gpu[rows]
 
     return _spend(arrays, rates_of, step_seconds)
+
+
+def spend_at_node_prices(
+    cpu_allocation_cores: npt.ArrayLike,
+    memory_allocation_bytes: npt.ArrayLike,
+    gpu_allocation: npt.ArrayLike,
+    node_index: npt.ArrayLike,
+    node_cpu_hourly: npt.ArrayLike,
+    node_ram_hourly: npt.ArrayLike,
+    node_gpu_hourly: npt.ArrayLike,
+    fallback: NodeRates,
+    step_seconds: float,
+) -> SpendBreakdown:
+    """Spend from allocations already computed elsewhere (OpenCost's ``container_*_allocation``) at
+    per-node prices that change over time (``node_*_hourly_cost``, (nodes, steps)). A container-step on
+    an unknown node, or a node without a price at that step, pays ``fallback``'s rates; a missing
+    allocation charges nothing (the container was not there)."""
+    if step_seconds <= 0:
+        raise ValueError("step_seconds must be positive")
+    index = np.asarray(node_index, dtype=np.intp)
+    steps = index.shape[1] if index.ndim == 2 else 0
+    columns = np.arange(steps)[np.newaxis, :]
+
+    def price(per_node: npt.ArrayLike, default: float) -> FloatArray:
+        table = np.asarray(per_node, dtype=np.float64).reshape(-1, steps)
+        extended = np.vstack([table, np.full((1, steps), np.nan)])  # row -1: unknown node
+        looked_up = extended[index, columns]
+        return np.where(np.isfinite(looked_up), looked_up, default)
+
+    hours = step_seconds / 3600.0
+    cpu = np.nan_to_num(np.asarray(cpu_allocation_cores, dtype=np.float64)) * price(
+        node_cpu_hourly, fallback.cpu_per_core_hour
+    )
+    memory = (
+        np.nan_to_num(np.asarray(memory_allocation_bytes, dtype=np.float64))
+        / GiB
+        * price(node_ram_hourly, fallback.memory_per_gib_hour)
+    )
+    gpu = np.nan_to_num(np.asarray(gpu_allocation, dtype=np.float64)) * price(
+        node_gpu_hourly, fallback.gpu_per_hour
+    )
+    total = (cpu + memory + gpu) * hours
+    return SpendBreakdown(
+        cpu=float(cpu.sum() * hours),
+        memory=float(memory.sum() * hours),
+        gpu=float(gpu.sum() * hours),
+        per_container=total.sum(axis=1),
+        per_step=total.sum(axis=0),
+    )

@@ -1,6 +1,9 @@
 """A budget's spend, from Prometheus history every time: nothing is accumulated in memory, so a
 restart loses nothing and a budget created mid-period knows the period so far.
 
+When OpenCost's own metrics are in Prometheus (its allocations and node prices), they are used
+instead of requests, usage and the CostPolicy's prices, so Thrifty and OpenCost report one number.
+
 One read covers the period so far and the week before it (for the forecast's daily profile and the
 anomaly check's previous days), at a step that keeps a month and the week before it to about 3,800
 points per container.
@@ -15,15 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from thrifty.engine.cost import PriceBook, rates_for_node, spend_on_nodes
+from thrifty.engine.cost import PriceBook, rates_for_node, spend_at_node_prices, spend_on_nodes
 from thrifty.handlers.config import EVALUATION_SECONDS
 from thrifty.handlers.round_cache import RoundCache, prometheus_settings
+from thrifty.sources.opencost import OpenCostSamples, opencost_available, read_opencost_samples
 from thrifty.sources.prometheus_http import QueryRunner, connect
 from thrifty.sources.spend import SpendSamples, read_spend_samples
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 HISTORY_BEFORE_PERIOD_SECONDS = 8 * 86_400.0
 RECENT_SECONDS = 3600.0  # what "costs per hour now" looks at, for ScaleDown's order
 WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
@@ -39,6 +44,7 @@ class BudgetSpend:
     containers: int
     queries: int
     notes: tuple[str, ...]
+    source: str  # which model priced it, for logs and status
 
     def spent_between(self, start: float, end: float) -> float:
         inside = (self.times > start) & (self.times <= end)
@@ -71,16 +77,23 @@ def budget_spend(
         settings = prometheus_settings()
         start = period_start - HISTORY_BEFORE_PERIOD_SECONDS
         runner = QueryRunner(connect(settings), settings.timeout_seconds)
-        samples = read_spend_samples(
-            runner, settings, namespaces, start, float(now), step_seconds=spend_step(now - start)
-        )
-        priced = price(samples, book, in_scope)
+        step = spend_step(now - start)
+        priced: BudgetSpend
+        if opencost_available(runner, settings.cost_metrics, at=now):
+            opencost = read_opencost_samples(
+                runner, settings, namespaces, start, float(now), step_seconds=step
+            )
+            priced = price_opencost(opencost, book, in_scope)
+        else:
+            samples = read_spend_samples(runner, settings, namespaces, start, float(now), step_seconds=step)
+            priced = price(samples, book, in_scope)
         log.info(
-            "budget %s: %d Prometheus queries for %d containers in %d namespaces",
+            "budget %s: %d Prometheus queries for %d containers in %d namespaces (%s)",
             budget,
-            samples.queries,
+            runner.sent,
             priced.containers,
             len(namespaces),
+            priced.source,
         )
         return priced
 
@@ -88,15 +101,19 @@ def budget_spend(
     return _SPEND.get(key, load)
 
 
-def price(samples: SpendSamples, book: PriceBook, in_scope: Callable[[str, str, str], bool]) -> BudgetSpend:
-    """Each container-step at max(request, usage) x the rates of the node it ran on (OpenCost's model)."""
-    rows = np.array(
+def _rows(samples: SpendSamples | OpenCostSamples, in_scope: Callable[[str, str, str], bool]) -> BoolArray:
+    return np.array(
         [
             in_scope(str(ns), str(kind), str(name))
             for ns, kind, name in zip(samples.namespace, samples.owner_kind, samples.owner_name, strict=True)
         ],
         dtype=bool,
     )
+
+
+def price(samples: SpendSamples, book: PriceBook, in_scope: Callable[[str, str, str], bool]) -> BudgetSpend:
+    """Each container-step at max(request, usage) x the rates of the node it ran on (OpenCost's model)."""
+    rows = _rows(samples, in_scope)
     nodes = [rates_for_node(node.labels, None, book) for node in samples.nodes]
     unknown = rates_for_node({}, None, book)
 
@@ -114,13 +131,49 @@ def price(samples: SpendSamples, book: PriceBook, in_scope: Callable[[str, str, 
         )
         return breakdown.per_step, breakdown.per_container
 
+    seen = ~np.all(
+        np.isnan(samples.cpu_request_cores[rows]) & np.isnan(samples.cpu_usage_cores[rows]), axis=0
+    )
+    return _assemble(samples, rows, priced, seen, "requests and usage at the CostPolicy's prices")
+
+
+def price_opencost(
+    samples: OpenCostSamples, book: PriceBook, in_scope: Callable[[str, str, str], bool]
+) -> BudgetSpend:
+    """OpenCost's own allocations at its own node prices; a node it has no price for pays the book's
+    default on-demand rates."""
+    rows = _rows(samples, in_scope)
+    fallback = rates_for_node({}, None, book)
+
+    def priced(columns: slice) -> tuple[FloatArray, FloatArray]:
+        breakdown = spend_at_node_prices(
+            samples.cpu_allocation_cores[rows, columns],
+            samples.memory_allocation_bytes[rows, columns],
+            samples.gpu_allocation[rows, columns],
+            samples.node_index[rows, columns],
+            samples.node_cpu_hourly_cost[:, columns],
+            samples.node_ram_hourly_cost[:, columns],
+            samples.node_gpu_hourly_cost[:, columns],
+            fallback,
+            samples.step_seconds,
+        )
+        return breakdown.per_step, breakdown.per_container
+
+    seen = ~np.all(np.isnan(samples.cpu_allocation_cores[rows]), axis=0)
+    return _assemble(samples, rows, priced, seen, "OpenCost's allocation and node costs")
+
+
+def _assemble(
+    samples: SpendSamples | OpenCostSamples,
+    rows: BoolArray,
+    priced: Callable[[slice], tuple[FloatArray, FloatArray]],
+    seen: BoolArray,
+    source: str,
+) -> BudgetSpend:
     steps = len(samples.times)
     per_step, _ = priced(slice(0, steps))
     # A step where no container of the scope was seen is unknown, not free: the forecast's profile and
     # the anomaly check must not learn "zero spend" from the days before the scope existed.
-    seen = ~np.all(
-        np.isnan(samples.cpu_request_cores[rows]) & np.isnan(samples.cpu_usage_cores[rows]), axis=0
-    )
     per_step = np.where(seen, per_step, np.nan)
     recent_steps = max(1, round(RECENT_SECONDS / samples.step_seconds)) if steps else 0
     _, recent = priced(slice(max(0, steps - recent_steps), steps))
@@ -139,4 +192,5 @@ def price(samples: SpendSamples, book: PriceBook, in_scope: Callable[[str, str, 
         containers=int(np.count_nonzero(rows)),
         queries=samples.queries,
         notes=samples.notes,
+        source=source,
     )
