@@ -118,7 +118,7 @@ def test_get_shows_the_decision_columns(sandbox: SandboxEnv, examples_applied: s
     web = rows["scalingpolicy.thrifty.dev/web"] if "scalingpolicy.thrifty.dev/web" in rows else rows["web"]
     assert (web["NAMESPACE"], web["TARGET"], web["MODE"]) == ("demo", "web", "Recommend"), out
     budget = next(row for name, row in rows.items() if name.endswith("demo-monthly"))
-    assert (budget["AMOUNT"], budget["CURRENCY"], budget["PERIOD"]) == ("500", "USD", "Monthly"), out
+    assert (budget["AMOUNT"], budget["CURRENCY"], budget["PERIOD"]) == ("25", "USD", "Monthly"), out
     cost = next(row for name, row in rows.items() if name.endswith("default"))
     assert (cost["CURRENCY"], cost["SPOT-TARGET"]) == ("USD", "70"), out
 

@@ -25,7 +25,8 @@ def combined(kind: str, observations: list[Observation]) -> Observation | None:
         return None
     failing = [o for o in observations if o.status != "True"]
     chosen = failing or observations
-    return Observation(kind, chosen[0].status, chosen[0].reason, "; ".join(o.message for o in chosen))
+    messages = dict.fromkeys(o.message for o in chosen)  # both halves may say the same thing
+    return Observation(kind, chosen[0].status, chosen[0].reason, "; ".join(messages))
 
 
 def record_change(body: kopf.Body, workload: Workload, reason: str, message: str, by_policy: str) -> None:

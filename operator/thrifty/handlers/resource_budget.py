@@ -110,7 +110,8 @@ def reconcile_resource_budget(
     for percent in thresholds_to_fire(budget.thresholds, utilization, already):
         fired.append(FiredThreshold(percent=percent, fired_at=rfc3339(datetime.now(UTC))))
         alerts.threshold(percent, spent, forecast.total, period_start)
-    stale = spend.data_as_of is None or now - spend.data_as_of > STALE_AFTER_SECONDS
+    # No sample at all is a scope without containers (spend 0), not stale data.
+    stale = spend.data_as_of is not None and now - spend.data_as_of > STALE_AFTER_SECONDS
     decision = enforcement_decision(budget.enforcement, spent, forecast.total, budget.amount)
     workloads = []
     if decision.scale_down:
@@ -168,14 +169,20 @@ def _publish(
 
 
 def _spend_known(spend: BudgetSpend, spent: float, stale: bool, currency: str, forecast: str) -> Observation:
+    notes = "; ".join(spend.notes)
     if stale:
-        newest = "no cost samples" if spend.data_as_of is None else "the newest cost sample is old"
-        notes = "; ".join(spend.notes)
         return Observation(
             "SpendKnown",
             "False",
             "StaleData",
-            f"{newest}{': ' + notes if notes else ''}; no workload is scaled down",
+            f"the newest cost sample is old{': ' + notes if notes else ''}; no workload is scaled down",
+        )
+    if spend.data_as_of is None:
+        return Observation(
+            "SpendKnown",
+            "True",
+            "NoContainers",
+            f"no container in scope has cost samples, spend is 0 ({notes})",
         )
     return Observation(
         "SpendKnown",

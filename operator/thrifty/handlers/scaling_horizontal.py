@@ -46,7 +46,7 @@ def horizontal_part(
 ) -> Part:
     part = Part()
     conflicts = horizontal_conflicts(others)
-    part.informational.append(conflict_observation(conflicts, "scales"))
+    part.informational.append(conflict_observation(conflicts))
     if conflicts and policy.mode == "Apply":
         part.not_ready = Observation(
             "Ready", "False", "Conflict", f"nothing is applied: {'; '.join(conflicts)}"

@@ -32,7 +32,7 @@ def vertical_part(
 ) -> Part:
     part = Part()
     conflicts = vertical_conflicts(others)
-    part.informational.append(conflict_observation(conflicts, "sizes"))
+    part.informational.append(conflict_observation(conflicts))
     if conflicts and policy.mode == "Apply":
         part.not_ready = Observation(
             "Ready", "False", "Conflict", f"nothing is applied: {'; '.join(conflicts)}"
@@ -63,10 +63,10 @@ def vertical_part(
     return part
 
 
-def conflict_observation(conflicts: list[str], verb: str) -> Observation:
+def conflict_observation(conflicts: list[str]) -> Observation:
     if conflicts:
         return Observation("Conflict", "True", "Conflict", "; ".join(conflicts))
-    return Observation("Conflict", "False", "NoConflict", f"no other autoscaler {verb} this workload")
+    return Observation("Conflict", "False", "NoConflict", "no other autoscaler manages this workload")
 
 
 def _history_available(histories: list[ContainerHistory], notes: tuple[str, ...]) -> Observation:
