@@ -30,10 +30,23 @@ def kubectl(env: cluster.SandboxEnv, *args: str) -> str:
 
 
 def all_ready(env: cluster.SandboxEnv) -> bool:
+    """Every resource Ready, and the ScalingPolicy's replicas decided by the operator just started."""
     items = json.loads(kubectl(env, "get", KINDS, "-A", "-o", "json"))["items"]
-    return bool(items) and all(
-        any(c["type"] == "Ready" and c["status"] == "True" for c in i.get("status", {}).get("conditions", []))
+    decided = all(
+        (i.get("status", {}).get("recommendation") or {}).get("replicas") is not None
         for i in items
+        if i["kind"] == "ScalingPolicy"
+    )
+    return (
+        bool(items)
+        and decided
+        and all(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in i.get("status", {}).get("conditions", [])
+            )
+            for i in items
+        )
     )
 
 
@@ -89,7 +102,8 @@ def up() -> None:
     kubectl(env, "annotate", "deployment/web", "-n", "demo", "sandbox.thrifty.dev/cpu=1.2", "--overwrite")
     start_operator(env)
     started = time.monotonic()
-    while not all_ready(env) and time.monotonic() - started < 60:
+    # The live CPU rate needs a few scrapes (5 s apart) of counters that start at zero with the sandbox.
+    while (time.monotonic() - started < 30 or not all_ready(env)) and time.monotonic() - started < 90:
         time.sleep(0.5)
     say(f"\n$ kubectl get {KINDS} -A")
     say(kubectl(env, "get", KINDS, "-A"))

@@ -47,7 +47,7 @@ from thrifty.sources.kube import secret_has_key
 from thrifty.sources.prometheus_http import MetricsUnavailableError
 
 RESOURCE = (GROUP, VERSION, "resourcebudgets")
-STALE_AFTER_SECONDS = 900.0
+STALE_AFTER_SECONDS = 600.0
 
 
 @kopf.on.resume(*RESOURCE)
@@ -111,7 +111,10 @@ def reconcile_resource_budget(
         fired.append(FiredThreshold(percent=percent, fired_at=rfc3339(datetime.now(UTC))))
         alerts.threshold(percent, spent, forecast.total, period_start)
     # No sample at all is a scope without containers (spend 0), not stale data.
-    stale = spend.data_as_of is not None and now - spend.data_as_of > STALE_AFTER_SECONDS
+    # The newest grid point lags now by up to a step, so staleness is judged past two steps of it.
+    stale = (
+        spend.data_as_of is not None and now - spend.data_as_of > STALE_AFTER_SECONDS + 2 * spend.step_seconds
+    )
     decision = enforcement_decision(budget.enforcement, spent, forecast.total, budget.amount)
     workloads = []
     if decision.scale_down:
