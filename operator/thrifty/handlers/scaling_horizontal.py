@@ -30,7 +30,7 @@ from thrifty.handlers.horizontal import (
 )
 from thrifty.handlers.part import Part, record_change
 from thrifty.handlers.prometheus_reads import namespace_load, query_value
-from thrifty.handlers.scaling_vertical import conflict_observation
+from thrifty.handlers.scaling_vertical import part_with_conflicts
 from thrifty.sources.prometheus_http import MetricsUnavailableError
 from thrifty.sources.workloads import Workload
 
@@ -44,13 +44,8 @@ def horizontal_part(
     others: list[OtherAutoscaler],
     budget_cap: tuple[int, str] | None,
 ) -> Part:
-    part = Part()
     conflicts = horizontal_conflicts(others)
-    part.informational.append(conflict_observation(conflicts))
-    if conflicts and policy.mode == "Apply":
-        part.not_ready = Observation(
-            "Ready", "False", "Conflict", f"nothing is applied: {'; '.join(conflicts)}"
-        )
+    part = part_with_conflicts(conflicts, policy.mode)
     try:
         load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
         values = {

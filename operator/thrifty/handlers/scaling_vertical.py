@@ -30,13 +30,8 @@ def vertical_part(
     others: list[OtherAutoscaler],
     prices: Prices,
 ) -> Part:
-    part = Part()
     conflicts = vertical_conflicts(others)
-    part.informational.append(conflict_observation(conflicts))
-    if conflicts and policy.mode == "Apply":
-        part.not_ready = Observation(
-            "Ready", "False", "Conflict", f"nothing is applied: {'; '.join(conflicts)}"
-        )
+    part = part_with_conflicts(conflicts, policy.mode)
     try:
         usage = namespace_usage(workload.namespace, vertical.history_hours)
     except MetricsUnavailableError as err:
@@ -63,10 +58,20 @@ def vertical_part(
     return part
 
 
-def conflict_observation(conflicts: list[str]) -> Observation:
-    if conflicts:
-        return Observation("Conflict", "True", "Conflict", "; ".join(conflicts))
-    return Observation("Conflict", "False", "NoConflict", "no other autoscaler manages this workload")
+def part_with_conflicts(conflicts: list[str], mode: str) -> Part:
+    """A half's start: the Conflict condition, and in Apply mode Ready=False while there is one."""
+    part = Part()
+    if not conflicts:
+        part.informational.append(
+            Observation("Conflict", "False", "NoConflict", "no other autoscaler manages this workload")
+        )
+        return part
+    part.informational.append(Observation("Conflict", "True", "Conflict", "; ".join(conflicts)))
+    if mode == "Apply":
+        part.not_ready = Observation(
+            "Ready", "False", "Conflict", f"nothing is applied: {'; '.join(conflicts)}"
+        )
+    return part
 
 
 def _history_available(histories: list[ContainerHistory], notes: tuple[str, ...]) -> Observation:
