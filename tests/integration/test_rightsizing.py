@@ -59,8 +59,10 @@ SCRAPE_SECONDS = 60  # write_openmetrics' default scrape interval, the operator'
 # window is two steps (240 s, also >= 4 scrapes). Grid points are multiples of the step.
 STEP_SECONDS = 120
 RATE_WINDOW_SECONDS = 240
-# OpenCost's default on-demand prices (also those of examples/costpolicy.yaml).
-CPU_HOUR, GIB_HOUR, HOURS_PER_MONTH = 0.031611, 0.004237, 730
+# OpenCost's default prices per vCPU-hour and GiB-hour (also those of examples/costpolicy.yaml), by
+# the capacity type of the node a pod runs on.
+RATES = {"spot": (0.006655, 0.000892), "on-demand": (0.031611, 0.004237)}
+HOURS_PER_MONTH = 730
 
 WEB_PEAK = Peak(cpu_cores=0.5, memory_bytes=512 * MiB)  # usage when the trace reads 1.0
 API_PEAK = Peak(cpu_cores=0.6, memory_bytes=1 * GiB)
@@ -160,8 +162,13 @@ def sleep_until(when: float) -> None:
     time.sleep(max(0.0, when - time.time()))
 
 
-def monthly_cost(replicas: int, cpu_cores: float, memory_bytes: float) -> float:
-    return replicas * HOURS_PER_MONTH * (cpu_cores * CPU_HOUR + memory_bytes / GiB * GIB_HOUR)
+def monthly_cost(pods: tuple[Pod, ...], cpu_cores: float, memory_bytes: float) -> float:
+    """Each pod's requests for 730 h at the rates of its node (sandbox nodes are named by capacity type)."""
+    total = 0.0
+    for pod in pods:
+        cpu_rate, memory_rate = RATES["spot" if "spot" in pod.node else "on-demand"]
+        total += HOURS_PER_MONTH * (cpu_cores * cpu_rate + memory_bytes / GiB * memory_rate)
+    return total
 
 
 # ----------------------------------------------------------------------------- the independent answer
@@ -342,7 +349,7 @@ def test_recommendation_matches_an_independent_computation(
     assert recommended["status"]["currentReplicas"] == 3
 
 
-def test_cost_is_in_status_and_consistent(recommended: dict[str, Any]) -> None:
+def test_cost_is_in_status_and_consistent(recommended: dict[str, Any], history: History) -> None:
     cost = recommended["status"]["cost"]
     requests = recommended_requests(recommended)
     assert requests is not None
@@ -351,9 +358,12 @@ def test_cost_is_in_status_and_consistent(recommended: dict[str, Any]) -> None:
     assert cost["monthlySavings"] == pytest.approx(
         cost["monthlyCurrent"] - cost["monthlyRecommended"], abs=0.011
     )
-    # 3 replicas x 730 h at OpenCost's default on-demand rates.
-    assert cost["monthlyCurrent"] == pytest.approx(monthly_cost(3, 0.5, 512 * MiB), abs=0.011)
-    expected = monthly_cost(3, parse_quantity(requests["cpu"]), parse_quantity(requests["memory"]))
+    # 3 replicas x 730 h, each at the rates of the node it runs on (spot or on-demand).
+    assert len(history.web_pods) == 3
+    assert cost["monthlyCurrent"] == pytest.approx(monthly_cost(history.web_pods, 0.5, 512 * MiB), abs=0.011)
+    expected = monthly_cost(
+        history.web_pods, parse_quantity(requests["cpu"]), parse_quantity(requests["memory"])
+    )
     assert cost["monthlyRecommended"] == pytest.approx(expected, abs=0.011)
 
 
@@ -667,8 +677,9 @@ def test_query_count_does_not_grow_with_policies(
         f"1 policy in {SINGLE_NS}: {counted[1]:.0f}; queries per logged batch: {batches}"
     )
     per_batch = 6  # five queries, and a presence check when usage comes back empty
-    assert 0 < counted[0] <= per_batch * MEASURED_ROUNDS
-    assert 0 < counted[1] <= per_batch * MEASURED_ROUNDS
+    pricing = 2  # each pod's node and the nodes' labels, for the cost at the nodes' rates
+    assert 0 < counted[0] <= (per_batch + pricing) * MEASURED_ROUNDS
+    assert 0 < counted[1] <= (per_batch + pricing) * MEASURED_ROUNDS
     assert all(n <= per_batch for n in batches["500 policies"] + batches["1 policy"])
     # The same batch, whatever the number of policies.
     assert set(batches["500 policies"]) == set(batches["1 policy"])

@@ -9,7 +9,6 @@ import kopf
 from thrifty import GROUP, VERSION
 from thrifty.api.cost_policy import CostPolicySpec, Pricing
 from thrifty.engine.cost import GpuPrices, InstanceType, PriceBook, Rates, SpotLabel
-from thrifty.handlers.vertical import Prices
 
 ACTIVE_COST_POLICY = "default"
 
@@ -17,11 +16,6 @@ ACTIVE_COST_POLICY = "default"
 @kopf.index(GROUP, VERSION, "costpolicies")
 def cost_policies(name: str, spec: kopf.Spec, **_: Any) -> dict[str, CostPolicySpec]:
     return {name: CostPolicySpec.model_validate(dict(spec))}
-
-
-def current_prices(index: kopf.Index[Any, Any]) -> Prices:
-    found = [spec for spec in index.get(ACTIVE_COST_POLICY, []) if isinstance(spec, CostPolicySpec)]
-    return Prices.on_demand((found[0] if found else CostPolicySpec()).pricing)
 
 
 def current_price_book(index: kopf.Index[Any, Any]) -> PriceBook:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from thrifty.handlers.config import EVALUATION_SECONDS, HORIZONTAL_SYNC_SECONDS
 from thrifty.handlers.round_cache import RoundCache, prometheus_settings
-from thrifty.sources.prometheus_http import connect
+from thrifty.sources.prometheus_http import QueryRunner, connect
 from thrifty.sources.replica_metrics import (
     DemandHistory,
     NamespaceLoad,
     Resource,
     WorkloadRef,
+    nodes_of_pods,
     read_namespace_demand,
     read_namespace_load,
     read_query_history,
@@ -27,6 +29,7 @@ _LOAD: RoundCache[NamespaceLoad] = RoundCache(HORIZONTAL_SYNC_SECONDS)
 _DEMAND: RoundCache[dict[WorkloadRef, DemandHistory]] = RoundCache(EVALUATION_SECONDS)
 _QUERY: RoundCache[float | None] = RoundCache(HORIZONTAL_SYNC_SECONDS)
 _QUERY_HISTORY: RoundCache[DemandHistory] = RoundCache(EVALUATION_SECONDS)
+_NODES: RoundCache[dict[str, Mapping[str, str]]] = RoundCache(EVALUATION_SECONDS)
 
 
 def namespace_usage(namespace: str, history_hours: int) -> NamespaceUsage:
@@ -94,3 +97,15 @@ def query_history(query: str, lookback_hours: int) -> DemandHistory:
         return read_query_history(connect(settings), settings, query, end, lookback_hours * 3600)
 
     return _QUERY_HISTORY.get(("query-history", query, lookback_hours), load)
+
+
+def pod_nodes(namespace: str) -> dict[str, Mapping[str, str]]:
+    """The node labels of each running pod of the namespace, for pricing at the node's rates."""
+
+    def load(end: int) -> dict[str, Mapping[str, str]]:
+        settings = prometheus_settings()
+        return nodes_of_pods(
+            QueryRunner(connect(settings), settings.timeout_seconds), settings, namespace, end
+        )
+
+    return _NODES.get(("nodes", namespace), load)

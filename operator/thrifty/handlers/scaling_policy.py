@@ -15,7 +15,7 @@ from thrifty.api.scaling_policy import Recommendation, ScalingPolicySpec, Scalin
 from thrifty.handlers.budgets import budget_cap
 from thrifty.handlers.config import RESYNC_SECONDS
 from thrifty.handlers.part import Part, combined
-from thrifty.handlers.prices import current_prices
+from thrifty.handlers.prices import current_price_book
 from thrifty.handlers.scaling_horizontal import horizontal_part
 from thrifty.handlers.scaling_vertical import vertical_part
 from thrifty.handlers.status import publish
@@ -56,8 +56,8 @@ def reconcile_scaling_policy(
             horizontal.informational.append(limited)
             parts.append(horizontal)
         if policy.vertical is not None:
-            prices = current_prices(kwargs["cost_policies"])
-            parts.append(vertical_part(body, policy, policy.vertical, status, workload, others, prices))
+            book = current_price_book(kwargs["cost_policies"])
+            parts.append(vertical_part(body, policy, policy.vertical, status, workload, others, book))
     prerequisites, informational = _conditions(parts)
     fields = _status_fields(parts, status, workload)
     publish(

@@ -13,8 +13,9 @@ from thrifty.api.common import rfc3339
 from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import LastAction, ScalingPolicySpec, ScalingPolicyStatus, Vertical
 from thrifty.engine.conflicts import OtherAutoscaler, vertical_conflicts
+from thrifty.engine.cost import PriceBook
 from thrifty.handlers.part import Part, record_change
-from thrifty.handlers.prometheus_reads import namespace_usage
+from thrifty.handlers.prometheus_reads import namespace_usage, pod_nodes
 from thrifty.handlers.vertical import Prices, VerticalOutcome, evaluate, resize_summary
 from thrifty.sources.prometheus_http import MetricsUnavailableError
 from thrifty.sources.usage import ContainerHistory
@@ -28,7 +29,7 @@ def vertical_part(
     status: ScalingPolicyStatus,
     workload: Workload,
     others: list[OtherAutoscaler],
-    prices: Prices,
+    book: PriceBook,
 ) -> Part:
     conflicts = vertical_conflicts(others)
     part = part_with_conflicts(conflicts, policy.mode)
@@ -48,7 +49,7 @@ def vertical_part(
     part.prerequisites.append(_history_available(histories, usage.notes))
     if not histories:
         return part
-    outcome = evaluate(histories, usage.step_seconds, vertical, workload, prices)
+    outcome = evaluate(histories, usage.step_seconds, vertical, workload, _prices(book, workload, histories))
     part.informational.append(outcome.observation)
     part.fields.update(
         {"containers": list(outcome.containers), "cost": outcome.cost, "summary": outcome.summary}
@@ -56,6 +57,17 @@ def vertical_part(
     if policy.mode == "Apply" and not conflicts:
         part.fields.update(_resize(body, workload, outcome, status, vertical.cooldown_seconds))
     return part
+
+
+def _prices(book: PriceBook, workload: Workload, histories: list[ContainerHistory]) -> Prices:
+    """The rates of the nodes the workload's pods run on, as budgets price them (on-demand when the
+    nodes are unknown): the monthly cost in status is the budget's model, projected."""
+    pods = {pod for history in histories for pod in history.pods}
+    try:
+        nodes = pod_nodes(workload.namespace)
+    except MetricsUnavailableError:
+        nodes = {}
+    return Prices.on_nodes(book, [labels for pod, labels in sorted(nodes.items()) if pod in pods])
 
 
 def part_with_conflicts(conflicts: list[str], mode: str) -> Part:

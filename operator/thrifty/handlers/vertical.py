@@ -5,7 +5,7 @@ Pure (no kopf, no API calls), so the operator and `thrifty recommend` share it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from thrifty.actuators.workload_resources import ContainerResources
@@ -13,7 +13,7 @@ from thrifty.api.common import ResourceList, ResourceRequirements
 from thrifty.api.conditions import Observation
 from thrifty.api.cost_policy import Pricing
 from thrifty.api.scaling_policy import ContainerRecommendation, Cost, Summary, Vertical
-from thrifty.engine.cost import Rates, monthly_request_cost
+from thrifty.engine.cost import PriceBook, Rates, monthly_request_cost, rates_for_node
 from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
 from thrifty.engine.rightsizing import ContainerUsage, VerticalRecommendation, VerticalSettings, recommend
 from thrifty.sources.usage import ContainerHistory
@@ -25,6 +25,22 @@ class Prices:
     rates: Rates
     hours_per_month: float
     currency: str
+
+    @classmethod
+    def on_nodes(cls, book: PriceBook, node_labels: Sequence[Mapping[str, str]]) -> Prices:
+        """The mean rates of the nodes the workload's pods run on (spot or on-demand, catalog or
+        default, as the budget's cost model prices them); on-demand when no node is known."""
+        rates = [rates_for_node(labels, None, book) for labels in node_labels] or [
+            rates_for_node({}, None, book)
+        ]
+        return cls(
+            rates=Rates(
+                cpu_per_core_hour=sum(r.cpu_per_core_hour for r in rates) / len(rates),
+                memory_per_gib_hour=sum(r.memory_per_gib_hour for r in rates) / len(rates),
+            ),
+            hours_per_month=book.hours_per_month,
+            currency=book.currency,
+        )
 
     @classmethod
     def on_demand(cls, pricing: Pricing) -> Prices:

@@ -9,7 +9,7 @@ user's query, Thrifty cannot batch it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,7 +20,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 
 from thrifty.sources.prometheus_config import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRunner, RawSeries
-from thrifty.sources.promql import NamespaceQueries, choose_step
+from thrifty.sources.promql import NamespaceQueries, choose_step, escape_label_value
 from thrifty.sources.usage import TimeGrid
 
 FloatArray = npt.NDArray[np.float64]
@@ -82,6 +82,22 @@ def read_namespace_load(
         for ref in set(cpu) | set(memory)
     }
     return NamespaceLoad(namespace, at, workloads, runner.sent)
+
+
+def nodes_of_pods(
+    runner: QueryRunner, settings: PrometheusSettings, namespace: str, at: int
+) -> dict[str, Mapping[str, str]]:
+    """Each pod's node labels (kube-state-metrics' names), in two queries for the namespace."""
+    names = settings.cost_metrics
+    pod_info = f'{names.pod_info}{{namespace="{escape_label_value(namespace)}", node!=""}}'
+    placed = runner.instant("pod_nodes", f"max by (pod, node) ({pod_info})", at)
+    labelled = runner.instant(
+        "node_labels", f"{names.node_labels} and on (node) max by (node) ({pod_info})", at
+    )
+    labels_of = {item["metric"].get("node", ""): dict(item["metric"]) for item in labelled}
+    return {
+        item["metric"].get("pod", ""): labels_of.get(item["metric"].get("node", ""), {}) for item in placed
+    }
 
 
 def _per_workload(series: Iterable[RawSeries]) -> dict[WorkloadRef, tuple[float, int]]:
