@@ -20,6 +20,18 @@ from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.demo_data import load_trace_history
 
 REPO = Path(__file__).resolve().parents[2]
+# OpenCost's default prices per vCPU-hour and GiB-hour by the capacity type of a pod's node, and a
+# CostPolicy `default` that spells them out (the example's has a catalog, which prices otherwise).
+OPENCOST_RATES = {"spot": (0.006655, 0.000892), "on-demand": (0.031611, 0.004237)}
+OPENCOST_COST_POLICY = """
+apiVersion: thrifty.dev/v1alpha1
+kind: CostPolicy
+metadata: {name: default}
+spec:
+  pricing:
+    onDemand: {cpu: 0.031611, memory: 0.004237}
+    spot: {cpu: 0.006655, memory: 0.000892}
+"""
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from operator_process import OperatorProcess, apply, condition, get, wait_for
 
-from conftest import kubectl
+from conftest import OPENCOST_COST_POLICY, OPENCOST_RATES, kubectl
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import read_inventory
@@ -37,8 +37,6 @@ pytestmark = pytest.mark.usefixtures("crds_installed")
 NS = f"budget-{uuid.uuid4().hex[:6]}"
 GiB = 2**30
 HISTORY_HOURS = 72
-# OpenCost's default prices per hour (the CostPolicy below spells them out).
-RATES = {"spot": (0.006655, 0.000892), "on-demand": (0.031611, 0.004237)}
 REQUEST = (0.5, 1.0)  # cores, GiB
 USAGE = (0.2, 1.5)
 
@@ -59,17 +57,6 @@ spec:
       - name: {name}
         image: registry.example/{name}:1
         resources: {{requests: {{cpu: 500m, memory: 1Gi}}}}
-"""
-
-
-COST_POLICY = """
-apiVersion: thrifty.dev/v1alpha1
-kind: CostPolicy
-metadata: {name: default}
-spec:
-  pricing:
-    onDemand: {cpu: 0.031611, memory: 0.004237}
-    spot: {cpu: 0.006655, memory: 0.000892}
 """
 
 
@@ -105,7 +92,7 @@ def period_day(days_ago: int) -> int:
 @pytest.fixture(scope="module")
 def history(sandbox: SandboxEnv) -> Iterator[History]:
     kubectl(sandbox, "create", "namespace", NS)
-    apply(sandbox, COST_POLICY)
+    apply(sandbox, OPENCOST_COST_POLICY)
     for name, replicas, capacity in (("spot-api", 2, "spot"), ("od-api", 1, "on-demand"), ("web", 1, None)):
         apply(sandbox, deployment(name, replicas, capacity))
         kubectl(sandbox, "rollout", "status", f"deployment/{name}", "-n", NS, "--timeout=120s")
@@ -127,7 +114,7 @@ def history(sandbox: SandboxEnv) -> Iterator[History]:
     for pod in inventory.pods:
         capacity = capacity_of[pod.node]
         by_capacity[capacity] = by_capacity.get(capacity, 0) + 1
-        cpu_rate, memory_rate = RATES[capacity]
+        cpu_rate, memory_rate = OPENCOST_RATES[capacity]
         # OpenCost: allocation = max(request, usage), priced at the node's rates.
         expected += hours * (max(REQUEST[0], USAGE[0]) * cpu_rate + max(REQUEST[1], USAGE[1]) * memory_rate)
     yield History(expected, by_capacity, period_day(4))

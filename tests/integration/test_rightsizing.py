@@ -32,7 +32,7 @@ import pytest
 from operator_process import OperatorProcess, apply, condition, get, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import eventually, kubectl, parse_table
+from conftest import OPENCOST_COST_POLICY, OPENCOST_RATES, eventually, kubectl, parse_table
 from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
@@ -59,19 +59,7 @@ SCRAPE_SECONDS = 60  # write_openmetrics' default scrape interval, the operator'
 # window is two steps (240 s, also >= 4 scrapes). Grid points are multiples of the step.
 STEP_SECONDS = 120
 RATE_WINDOW_SECONDS = 240
-# OpenCost's default prices per vCPU-hour and GiB-hour (also those of examples/costpolicy.yaml), by
-# the capacity type of the node a pod runs on.
-RATES = {"spot": (0.006655, 0.000892), "on-demand": (0.031611, 0.004237)}
 HOURS_PER_MONTH = 730
-COST_POLICY = """
-apiVersion: thrifty.dev/v1alpha1
-kind: CostPolicy
-metadata: {name: default}
-spec:
-  pricing:
-    onDemand: {cpu: 0.031611, memory: 0.004237}
-    spot: {cpu: 0.006655, memory: 0.000892}
-"""
 
 WEB_PEAK = Peak(cpu_cores=0.5, memory_bytes=512 * MiB)  # usage when the trace reads 1.0
 API_PEAK = Peak(cpu_cores=0.6, memory_bytes=1 * GiB)
@@ -184,7 +172,7 @@ def monthly_cost(pods: tuple[Pod, ...], cpu_cores: float, memory_bytes: float) -
     """Each pod's requests for 730 h at the rates of its node (sandbox nodes are named by capacity type)."""
     total = 0.0
     for pod in pods:
-        cpu_rate, memory_rate = RATES["spot" if "spot" in pod.node else "on-demand"]
+        cpu_rate, memory_rate = OPENCOST_RATES["spot" if "spot" in pod.node else "on-demand"]
         total += HOURS_PER_MONTH * (cpu_cores * cpu_rate + memory_bytes / GiB * memory_rate)
     return total
 
@@ -258,7 +246,7 @@ def history(
     for namespace in namespaces:
         kubectl(sandbox, "create", "namespace", namespace)
     # The prices `monthly_cost` expects, whatever CostPolicy other tests left (the example's has a catalog).
-    apply(sandbox, COST_POLICY)
+    apply(sandbox, OPENCOST_COST_POLICY)
     try:
         apply(
             sandbox,
