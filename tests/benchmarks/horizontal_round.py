@@ -18,10 +18,10 @@ import numpy as np
 from thrifty.api.scaling_policy import Horizontal
 from thrifty.engine.forecast import fit_forecast, recent_error
 from thrifty.engine.horizontal import HorizontalState, Recommendation
+from thrifty.engine.policy_replicas import decide_replicas, readings_for
 from thrifty.engine.predictive import forecast_floor
-from thrifty.handlers.horizontal import evaluate, history_from, readings_for, state_from
-from thrifty.sources.replica_metrics import WorkloadLoad
-from thrifty.sources.workloads import TemplateContainer, Workload
+from thrifty.engine.scaling_history import history_from, state_from
+from thrifty.engine.workload_records import TemplateContainer, Workload, WorkloadLoad
 
 NOW = 1_767_268_800.0  # 2026-01-01T12:00:00Z, outside the night window
 
@@ -60,7 +60,9 @@ def main() -> None:
     for workload, load, state in workloads:
         readings = readings_for(spec, workload, load, {})
         history = history_from(state)
-        outcome = evaluate(spec, workload.desired_replicas, readings.readings, state_from(history), NOW)
+        outcome = decide_replicas(
+            spec, workload.desired_replicas, readings.readings, state_from(history), NOW
+        )
         history_from(outcome.decision.state).to_wire()
         changed += outcome.decision.replicas != workload.desired_replicas
     round_seconds = time.perf_counter() - started

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRunner, RawSeries
 from thrifty.sources.spend import read_spend_samples
 

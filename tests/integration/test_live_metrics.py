@@ -16,7 +16,7 @@ import pytest
 from conftest import eventually, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.prometheus import LIVE_METRICS_JOB
-from thrifty.sources.prometheus_config import MetricNames
+from thrifty.settings import MetricNames
 from thrifty.sources.promql import NamespaceQueries
 
 MiB = 1024**2

@@ -24,8 +24,8 @@ from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.series import Container, Node, Pod, SeriesSummary, render_labels, write_openmetrics
 from thrifty.sandbox.traces import Trace, load_trace
+from thrifty.settings import CostMetricNames, PrometheusSettings
 from thrifty.sources.opencost import OPENCOST_QUERIES, opencost_available, read_opencost_samples
-from thrifty.sources.prometheus_config import CostMetricNames, PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, connect
 from thrifty.sources.spend import SPEND_QUERIES, SpendSamples, read_spend_samples
 

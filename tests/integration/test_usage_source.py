@@ -23,7 +23,7 @@ from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import Inventory, read_inventory
 from thrifty.sandbox.series import Container, Peak, Pod, peak_from_requests, write_openmetrics
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
-from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, connect
 from thrifty.sources.usage import USAGE_QUERIES_PER_NAMESPACE, NamespaceUsage, read_namespace_usage
 

@@ -9,17 +9,10 @@ import numpy as np
 from thrifty.api.scaling_policy import Horizontal, ScalingHistory
 from thrifty.engine.forecast import ForecastError, fit_forecast
 from thrifty.engine.horizontal import HorizontalState, MetricReading, Recommendation, ScaleEvent
+from thrifty.engine.policy_replicas import MetricForecast, decide_replicas, readings_for, settings_from
 from thrifty.engine.predictive import ForecastFloor
-from thrifty.handlers.horizontal import (
-    MetricForecast,
-    evaluate,
-    history_from,
-    readings_for,
-    settings_from,
-    state_from,
-)
-from thrifty.sources.replica_metrics import WorkloadLoad
-from thrifty.sources.workloads import TemplateContainer, Workload
+from thrifty.engine.scaling_history import history_from, state_from
+from thrifty.engine.workload_records import TemplateContainer, Workload, WorkloadLoad
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a Thursday
 
@@ -63,7 +56,7 @@ def test_a_query_metric_is_divided_by_its_target_per_replica_and_the_replicas() 
     )
     result = readings_for(policy, workload(replicas=4), None, {"query": 600.0})
     assert result.readings == (MetricReading("query", 1.5),)
-    assert evaluate(policy, 4, result.readings, HorizontalState(), T0).decision.replicas == 6
+    assert decide_replicas(policy, 4, result.readings, HorizontalState(), T0).decision.replicas == 6
 
 
 def test_the_state_survives_status_round_trips() -> None:
@@ -75,14 +68,14 @@ def test_the_state_survives_status_round_trips() -> None:
 def test_the_scale_down_window_holds_and_the_reason_says_so() -> None:
     policy = horizontal()
     held = HorizontalState((Recommendation(T0 - 100, 8),), ())
-    outcome = evaluate(policy, 8, [MetricReading("cpu", 0.25)], held, T0)
+    outcome = decide_replicas(policy, 8, [MetricReading("cpu", 0.25)], held, T0)
     assert outcome.decision.replicas == 8
     assert outcome.reason.startswith("reactive: ")
     assert "scaleDown stabilization window" in outcome.reason
 
 
 def test_a_budget_cap_keeps_replicas_where_they_are_and_names_the_budget() -> None:
-    outcome = evaluate(
+    outcome = decide_replicas(
         horizontal(), 4, [MetricReading("cpu", 3.0)], HorizontalState(), T0, (), (4, "budget team")
     )
     assert outcome.decision.replicas == 4
@@ -92,7 +85,7 @@ def test_a_budget_cap_keeps_replicas_where_they_are_and_names_the_budget() -> No
 def test_a_night_schedule_caps_replicas_in_its_time_zone() -> None:
     policy = horizontal(schedules=[{"name": "night", "start": "22:00", "end": "06:00", "maxReplicas": 2}])
     # 00:00 UTC is inside 22:00-06:00 UTC.
-    outcome = evaluate(policy, 6, [MetricReading("cpu", 1.0)], HorizontalState(), T0)
+    outcome = decide_replicas(policy, 6, [MetricReading("cpu", 1.0)], HorizontalState(), T0)
     assert outcome.decision.replicas == 2
 
 
@@ -111,7 +104,7 @@ def _daily_forecast(error: float, steering: bool, floor: int) -> MetricForecast:
 
 def test_a_steering_forecast_raises_replicas_and_shortens_the_scale_down_window() -> None:
     policy = horizontal(predictive={"enabled": True, "leadTimeSeconds": 120})
-    outcome = evaluate(
+    outcome = decide_replicas(
         policy, 3, [MetricReading("cpu", 1.0)], HorizontalState(), T0, [_daily_forecast(0.1, True, 7)]
     )
     assert outcome.decision.replicas == 7
@@ -122,13 +115,15 @@ def test_a_steering_forecast_raises_replicas_and_shortens_the_scale_down_window(
     assert outcome.forecast.peak_replicas == 7
     # A 200 s old recommendation of 9 holds a scale-down for 300 s, but not past the 120 s lead time.
     held = HorizontalState((Recommendation(T0 - 200, 9),), ())
-    steered = evaluate(policy, 9, [MetricReading("cpu", 0.5)], held, T0, [_daily_forecast(0.1, True, 4)])
+    steered = decide_replicas(
+        policy, 9, [MetricReading("cpu", 0.5)], held, T0, [_daily_forecast(0.1, True, 4)]
+    )
     assert steered.decision.replicas == 5
 
 
 def test_an_inaccurate_forecast_does_not_steer_and_says_forecast_inaccurate() -> None:
     policy = horizontal(predictive={"enabled": True})
-    outcome = evaluate(
+    outcome = decide_replicas(
         policy, 3, [MetricReading("cpu", 1.0)], HorizontalState(), T0, [_daily_forecast(0.6, False, 7)]
     )
     assert outcome.decision.replicas == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from thrifty.sources.prometheus_config import MetricNames, PrometheusSettings, parse_duration
+from thrifty.settings import MetricNames, PrometheusSettings, parse_duration
 
 
 def test_defaults_need_only_the_url() -> None:

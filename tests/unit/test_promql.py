@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thrifty.sources.prometheus_config import MetricNames
+from thrifty.settings import MetricNames
 from thrifty.sources.promql import (
     CLEAN_STEPS_SECONDS,
     MAX_POINTS_PER_SERIES,

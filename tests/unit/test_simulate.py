@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from thrifty import cli
+from thrifty.cli.simulate_command import load_csv, parse_times
 from thrifty.engine.simulate import POLICIES, SimulationSettings, simulate
 from thrifty.sandbox.traces import load_trace
-from thrifty.simulate_cli import load_csv, parse_times
 
 STEP = 300.0
 PER_DAY = 288

@@ -8,15 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thrifty.sources.prometheus_config import CostMetricNames, MetricNames, PrometheusSettings
+from thrifty.engine.spend_records import ksm_label_name
+from thrifty.settings import CostMetricNames, MetricNames, PrometheusSettings
 from thrifty.sources.promql import NamespaceQueries, escape_label_value
-from thrifty.sources.spend_promql import (
-    SpendQueries,
-    escape_regex,
-    ksm_label_name,
-    namespace_regex,
-    opencost_presence,
-)
+from thrifty.sources.spend_promql import SpendQueries, escape_regex, namespace_regex, opencost_presence
 
 SHOP = SpendQueries(MetricNames(), CostMetricNames(), ("shop", "shop-staging"), 300, 60.0)
 MATCHER = 'namespace=~"shop|shop-staging"'

@@ -8,20 +8,14 @@ what `thrifty` manages (`managedFieldsManagers: [thrifty]`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kubernetes import client
 
 from thrifty import FIELD_MANAGER
+from thrifty.engine.policy_requests import ContainerResources
 from thrifty.sources.kube import api_client
 
-
-@dataclass(frozen=True)
-class ContainerResources:
-    """Quantities to set; a resource absent from a mapping is left as it is."""
-
-    requests: Mapping[str, str]
-    limits: Mapping[str, str]
+__all__ = ["patch_container_resources"]
 
 
 def patch_container_resources(

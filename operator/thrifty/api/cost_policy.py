@@ -23,6 +23,10 @@ from thrifty.api.common import (
     object_field,
 )
 
+# The operator prices with the CostPolicy of this name: exactly one price list must win, and a fixed
+# name makes the choice visible in Git.
+ACTIVE_COST_POLICY: Final = "default"
+
 # OpenCost's default prices (USD per hour), used when nothing better is known.
 OPENCOST_CPU_HOUR: Final = 0.031611
 OPENCOST_GIB_HOUR: Final = 0.004237

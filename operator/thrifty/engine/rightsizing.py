@@ -116,6 +116,9 @@ class VerticalRecommendation:
     reason: str
     samples: int
     hours: float
+    # RequestsOnly after an OOM kill at the limit: the request cannot pass the limit, so the limit is
+    # what kills the container. The limit Thrifty would set; None when the limit is not the cause.
+    memory_limit_needed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,7 @@ class _Plan:
     raised_to_min: BoolArray
     capped_at_max: BoolArray
     capped_at_limit: BoolArray
+    limit_needed: FloatArray  # RequestsOnly: the limit an OOM bump needs above the current one, else NaN
     request: FloatArray
     limit: FloatArray
     changed: BoolArray
@@ -333,8 +337,11 @@ def _finish(
     rounded = _round_up(bounded, grid)
     request = np.minimum(rounded, high)
     capped_at_limit = np.zeros(len(request), bool)
+    limit_needed = np.full(len(request), np.nan)
     if settings.controlled_values == "RequestsOnly":
         capped_at_limit = request > current.limit  # False where the limit is NaN
+        # An OOM bump held at the limit it was killed at would be killed again: report the limit.
+        limit_needed = np.where(capped_at_limit & never_suppress, request, np.nan)
         request = np.where(capped_at_limit, current.limit, request)
         limit = current.limit
     else:
@@ -359,6 +366,7 @@ def _finish(
         raised_to_min=floored < low,
         capped_at_max=(floored > high) | (rounded > high),
         capped_at_limit=capped_at_limit & changed,
+        limit_needed=limit_needed,
         request=np.where(changed, request, current.request),
         limit=np.where(changed, limit, current.limit),
         changed=changed,
@@ -419,7 +427,7 @@ def _insufficient(samples: int, hours: float, settings: VerticalSettings) -> Ver
         f"samples over {settings.min_history_hours:g} h"
     )
     return VerticalRecommendation(
-        "InsufficientHistory", None, None, None, None, False, False, False, reason, samples, hours
+        "InsufficientHistory", None, None, None, None, False, False, False, reason, samples, hours, None
     )
 
 
@@ -441,6 +449,7 @@ def _decide(
         reason=reason,
         samples=samples,
         hours=hours,
+        memory_limit_needed=_optional(memory.limit_needed[k]),
     )
 
 
@@ -473,6 +482,11 @@ def _explain(plan: _Plan, k: int, settings: VerticalSettings) -> str:
     text += "".join(
         f", {what} {exact(value)}" for applies, what, value in notes if applies and value is not None
     )
+    if not np.isnan(plan.limit_needed[k]):
+        text += (
+            f"; the limit {exact(plan.current.limit[k])} is what kills the container: it needs a limit of "
+            f"at least {exact(plan.limit_needed[k])}, which controlledValues RequestsOnly leaves to you"
+        )
     current = plan.current.request[k]
     if not plan.changed[k]:
         return text + f": keeps {exact(current)} (change under {settings.min_change:.0%})"

@@ -1,1 +1,12 @@
-"""handlers layer."""
+"""kopf glue, one package per resource: read through sources, decide with the engine, write status or
+call an actuator. Importing ``thrifty.handlers.registry`` registers every handler."""
+
+__all__ = [
+    "cluster_indexes",
+    "cost_policy",
+    "registry",
+    "resource_budget",
+    "round_cache",
+    "runner",
+    "scaling_policy",
+]

@@ -14,8 +14,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
-from thrifty.sources.prometheus_config import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError
+
+__all__ = ["RoundCache"]
 
 T = TypeVar("T")
 
@@ -54,13 +55,3 @@ class RoundCache(Generic[T]):
         if entry.error is not None:
             raise entry.error
         return cast(T, entry.value)
-
-
-_SETTINGS: list[PrometheusSettings] = []
-
-
-def prometheus_settings() -> PrometheusSettings:
-    """Read once, on first use: the environment is the operator's configuration."""
-    if not _SETTINGS:
-        _SETTINGS.append(PrometheusSettings.from_env())
-    return _SETTINGS[0]

@@ -27,7 +27,7 @@ def run(
     if metrics_port:
         prometheus_client.start_http_server(metrics_port)
         logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
-    from thrifty.handlers import operator  # noqa: F401  (registers the handlers)
+    from thrifty.handlers import registry  # noqa: F401  (registers the handlers)
 
     kopf.run(
         clusterwide=not namespaces,

@@ -14,20 +14,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from thrifty.sources.prometheus_config import CostMetricNames, PrometheusSettings
+from thrifty.engine.spend_records import NodeLabels, OpenCostSamples
+from thrifty.settings import CostMetricNames, PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRunner, RawSeries
 from thrifty.sources.spend_arrays import (
     FloatArray,
-    IntArray,
-    NodeLabels,
     Points,
-    StrArray,
     container_key,
     labels_of,
     latest_by,
@@ -46,41 +43,6 @@ from thrifty.sources.usage import TimeGrid
 log = logging.getLogger(__name__)
 
 OPENCOST_QUERIES: Final = 8
-
-
-@dataclass(frozen=True)
-class OpenCostSamples:
-    """OpenCost's allocations per container and prices per node, on ``times``.
-
-    Container rows and columns as in ``SpendSamples``; NaN where there is no sample. ``nodes`` carry
-    OpenCost's node labels (``instance_type``, ``region``, ``provider_id``, ``arch``); the price arrays
-    are (nodes, points): per vCPU-hour, per GiB-hour and per GPU-hour, in OpenCost's currency.
-    """
-
-    namespaces: tuple[str, ...]
-    times: FloatArray
-    step_seconds: int
-    namespace: StrArray
-    pod: StrArray
-    container: StrArray
-    owner_kind: StrArray
-    owner_name: StrArray
-    cpu_allocation_cores: FloatArray  # (containers, points), averaged over the step ending at each point
-    memory_allocation_bytes: FloatArray
-    gpu_allocation: FloatArray
-    node_index: IntArray  # (containers, points), -1 = unknown
-    nodes: tuple[NodeLabels, ...]
-    node_cpu_hourly_cost: FloatArray  # (nodes, points)
-    node_ram_hourly_cost: FloatArray
-    node_gpu_hourly_cost: FloatArray
-    node_is_spot: FloatArray  # 1.0 spot, 0.0 not, NaN unknown
-    data_as_of: float | None
-    notes: tuple[str, ...]
-    queries: int
-
-    @property
-    def containers(self) -> int:
-        return len(self.container)
 
 
 def opencost_available(

@@ -20,7 +20,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from prometheus_client import Counter
 from urllib3.util.retry import Retry
 
-from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.settings import PrometheusSettings
 
 log = logging.getLogger(__name__)
 

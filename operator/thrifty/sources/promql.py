@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from thrifty.sources.prometheus_config import MetricNames
+from thrifty.settings import MetricNames
 
 # Prometheus refuses a range query whose (end - start) / step exceeds 11,000.
 MAX_POINTS_PER_SERIES: Final = 11_000

@@ -10,50 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 
-from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.engine.workload_records import DemandHistory, NamespaceLoad, Resource, WorkloadLoad, WorkloadRef
+from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRunner, RawSeries
 from thrifty.sources.promql import NamespaceQueries, choose_step, escape_label_value
 from thrifty.sources.usage import TimeGrid
 
 FloatArray = npt.NDArray[np.float64]
-WorkloadRef = tuple[str, str]  # (kind, name)
-Resource = Literal["cpu", "memory"]
-
-
-@dataclass(frozen=True)
-class WorkloadLoad:
-    """CPU: cores over the rate window, summed over every pod that ran in it (the workload's load,
-    however its pods changed); memory: bytes summed over the pods with a sample now."""
-
-    cpu_cores: float
-    cpu_pods: int
-    memory_bytes: float
-    memory_pods: int
-
-
-@dataclass(frozen=True)
-class NamespaceLoad:
-    namespace: str
-    at: int
-    workloads: dict[WorkloadRef, WorkloadLoad]
-    queries: int
-
-
-@dataclass(frozen=True, eq=False)
-class DemandHistory:
-    """A workload's total demand on a regular grid (NaN where Prometheus had no sample)."""
-
-    times: FloatArray
-    values: FloatArray
-    step_seconds: int
 
 
 def _live_queries(settings: PrometheusSettings, namespace: str) -> NamespaceQueries:

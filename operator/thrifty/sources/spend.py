@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.engine.spend_records import NodeLabels, SpendSamples, ksm_label_name
+from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRunner, RawSeries
 from thrifty.sources.spend_arrays import (
     DEFAULT_NODE_LABEL_KEYS,
-    FloatArray,
     IntArray,
-    NodeLabels,
     PodKey,
     Points,
-    StrArray,
     container_key,
     labels_of,
     latest_by,
@@ -50,7 +47,7 @@ from thrifty.sources.spend_arrays import (
     spend_step,
     strings,
 )
-from thrifty.sources.spend_promql import DEFAULT_GPU_RESOURCE, SpendQueries, ksm_label_name
+from thrifty.sources.spend_promql import DEFAULT_GPU_RESOURCE, SpendQueries
 from thrifty.sources.usage import TimeGrid
 
 __all__ = [
@@ -65,41 +62,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SPEND_QUERIES: Final = 6
-
-
-@dataclass(frozen=True)
-class SpendSamples:
-    """Requests, usage and placement of every container of the scope, on ``times``.
-
-    Rows are containers ((namespace, pod, container), sorted); columns are ``times``, each standing for
-    the ``step_seconds`` that end at it. NaN: no sample (pod not there, no request set, no GPU).
-    ``owner_kind``/``owner_name``: the pod's workload (Deployment, StatefulSet, DaemonSet, Job, ...),
-    "" when unknown. ``node_index``: index into ``nodes``, -1 where the pod's node is unknown.
-    """
-
-    namespaces: tuple[str, ...]
-    times: FloatArray  # (points,) unix seconds
-    step_seconds: int
-    cpu_window_seconds: int
-    namespace: StrArray  # (containers,)
-    pod: StrArray
-    container: StrArray
-    owner_kind: StrArray
-    owner_name: StrArray
-    cpu_request_cores: FloatArray  # (containers, points)
-    cpu_usage_cores: FloatArray  # rate over cpu_window_seconds ending at each point
-    memory_request_bytes: FloatArray
-    memory_usage_bytes: FloatArray  # working set, averaged over the step ending at each point
-    gpu_request: FloatArray
-    node_index: IntArray  # (containers, points), -1 = unknown
-    nodes: tuple[NodeLabels, ...]
-    data_as_of: float | None  # the latest point with any container data; None: no data at all
-    notes: tuple[str, ...]  # which metrics had no series
-    queries: int
-
-    @property
-    def containers(self) -> int:
-        return len(self.container)
 
 
 def read_spend_samples(

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from thrifty.engine.spend_records import NodeLabels, ksm_label_name
 from thrifty.sources.prometheus_http import RawSeries
 from thrifty.sources.promql import choose_step
-from thrifty.sources.spend_promql import ksm_label_name
 from thrifty.sources.usage import TimeGrid
 
 FloatArray = npt.NDArray[np.float64]
@@ -168,20 +168,6 @@ DEFAULT_NODE_LABEL_KEYS: Final = (
     "nvidia.com/gpu.product",
     "cloud.google.com/gke-accelerator",
 )
-
-
-class NodeLabels(NamedTuple):
-    """A node and its labels. kube-state-metrics exports ``label_<key with [^a-zA-Z0-9_] -> _>``, which
-    cannot be turned back into the key: keys asked for (``node_label_keys``) come back under their
-    Kubernetes name, every other label under kube-state-metrics' name (``label_...``). Look labels up
-    with ``get(key)``, which tries both; kube-state-metrics exports node labels only when allowed
-    (``--metric-labels-allowlist=nodes=[...]``), so ``labels`` may be empty."""
-
-    name: str
-    labels: Mapping[str, str]
-
-    def get(self, key: str) -> str | None:
-        return self.labels.get(key, self.labels.get(ksm_label_name(key)))
 
 
 def node_records(

@@ -12,12 +12,11 @@ owner of each pod comes from its own query, so a pod without a known owner still
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from thrifty.sources.prometheus_config import CostMetricNames, MetricNames
+from thrifty.settings import CostMetricNames, MetricNames
 from thrifty.sources.promql import (
     NamespaceQueries,
     _block,
@@ -35,7 +34,6 @@ DEFAULT_GPU_RESOURCE: Final = "nvidia_com_gpu"
 _REAL_CONTAINERS: Final = 'container!="", container!="POD"'
 # RE2's metacharacters outside a character class; any other character matches itself.
 _REGEX_SPECIAL: Final = frozenset("\\.+*?()|[]{}^$")
-_INVALID_LABEL_CHARS: Final = re.compile(r"[^a-zA-Z0-9_]")
 # What OpenCost's node price metrics carry about a node besides its name.
 OPENCOST_NODE_LABELS: Final = ("instance_type", "region", "provider_id", "arch")
 
@@ -64,17 +62,6 @@ def namespace_regex(namespaces: Iterable[str]) -> str:
     if not names:
         raise ValueError("a spend query needs at least one namespace")
     return "|".join(escape_regex(name) for name in names)
-
-
-def ksm_label_name(key: str) -> str:
-    """kube-state-metrics' label for the Kubernetes label ``key`` on ``kube_node_labels`` (and the other
-    ``*_labels`` metrics): ``label_`` + the key with every character outside [a-zA-Z0-9_] as ``_``.
-
-    ``karpenter.sh/capacity-type`` -> ``label_karpenter_sh_capacity_type``. The mapping loses
-    information (``a.b`` and ``a/b`` meet), so look keys up through this function rather than trying
-    to read the original keys back from the metric.
-    """
-    return "label_" + _INVALID_LABEL_CHARS.sub("_", key)
 
 
 @dataclass(frozen=True)

@@ -25,60 +25,17 @@ import numpy as np
 import numpy.typing as npt
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 
-from thrifty.sources.prometheus_config import PrometheusSettings
+from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage, WorkloadRef
+from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRunner, RawSeries
 from thrifty.sources.promql import NamespaceQueries, choose_step
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-WorkloadRef = tuple[str, str]  # (kind, name), e.g. ("Deployment", "web")
 ContainerKey = tuple[str, str, str]  # (kind, workload name, container)
 
 USAGE_QUERIES_PER_NAMESPACE: Final = 5
-
-
-@dataclass(frozen=True)
-class ContainerHistory:
-    """One container of one workload. Arrays are (pods, time) on the namespace's grid, NaN = no
-    sample; CPU in cores, memory in bytes. Requests and limits: None where no pod sets them."""
-
-    kind: str
-    workload: str
-    container: str
-    pods: tuple[str, ...]
-    cpu_cores: FloatArray
-    memory_bytes: FloatArray
-    cpu_request: float | None
-    cpu_limit: float | None
-    memory_request: float | None
-    memory_limit: float | None
-    oom_killed: bool
-
-    def pooled_cpu(self) -> FloatArray:
-        """Every pod's CPU samples in one 1-D array (NaN dropped)."""
-        return self.cpu_cores[~np.isnan(self.cpu_cores)]
-
-    def pooled_memory(self) -> FloatArray:
-        return self.memory_bytes[~np.isnan(self.memory_bytes)]
-
-
-@dataclass(frozen=True)
-class NamespaceUsage:
-    namespace: str
-    times: FloatArray  # unix seconds of the grid's points
-    step_seconds: int
-    cpu_window_seconds: int
-    containers: tuple[ContainerHistory, ...]  # sorted by (kind, workload, container)
-    missing_workloads: frozenset[WorkloadRef]  # asked for, but no series names them
-    queries: int
-    notes: tuple[str, ...]  # why data is missing, e.g. which metric has no series
-
-    def workload(self, kind: str, name: str) -> tuple[ContainerHistory, ...]:
-        return tuple(c for c in self.containers if (c.kind, c.workload) == (kind, name))
-
-    def container(self, kind: str, name: str, container: str) -> ContainerHistory | None:
-        return next((c for c in self.workload(kind, name) if c.container == container), None)
 
 
 @dataclass(frozen=True)

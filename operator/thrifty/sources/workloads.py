@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
 
 from thrifty.engine.quantities import parse_quantity
+from thrifty.engine.workload_records import TemplateContainer, Workload
 from thrifty.sources.kube import api_client
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
-
-
-@dataclass(frozen=True)
-class TemplateContainer:
-    """A container of the pod template, resources in cores and bytes (None: not set)."""
-
-    name: str
-    cpu_request: float | None
-    cpu_limit: float | None
-    memory_request: float | None
-    memory_limit: float | None
-
-
-@dataclass(frozen=True)
-class Workload:
-    kind: str
-    namespace: str
-    name: str
-    uid: str
-    desired_replicas: int
-    replicas: int
-    containers: tuple[TemplateContainer, ...]
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    priority_class: str | None = None  # the pod template's priorityClassName
-
-    @property
-    def container_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.containers)
-
-    def reference(self) -> dict[str, Any]:
-        """Enough of the object for an Event about it."""
-        return {
-            "apiVersion": "apps/v1",
-            "kind": self.kind,
-            "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
-        }
 
 
 def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:

@@ -1,4 +1,4 @@
-"""Every Prometheus read of the ScalingPolicy handler, each shared by the policies of a round."""
+"""Every Prometheus read of a ScalingPolicy's reconcile, each shared by the policies of a round."""
 
 from __future__ import annotations
 
@@ -6,21 +6,33 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from thrifty.handlers.config import EVALUATION_SECONDS, HORIZONTAL_SYNC_SECONDS
-from thrifty.handlers.round_cache import RoundCache, prometheus_settings
-from thrifty.sources.prometheus_http import QueryRunner, connect
-from thrifty.sources.replica_metrics import (
+from thrifty.engine.workload_records import (
     DemandHistory,
     NamespaceLoad,
+    NamespaceUsage,
     Resource,
     WorkloadRef,
+)
+from thrifty.handlers.round_cache import RoundCache
+from thrifty.settings import EVALUATION_SECONDS, HORIZONTAL_SYNC_SECONDS, prometheus_settings
+from thrifty.sources.prometheus_http import QueryRunner, connect
+from thrifty.sources.replica_metrics import (
     nodes_of_pods,
     read_namespace_demand,
     read_namespace_load,
     read_query_history,
     read_query_value,
 )
-from thrifty.sources.usage import NamespaceUsage, read_namespace_usage
+from thrifty.sources.usage import read_namespace_usage
+
+__all__ = [
+    "namespace_load",
+    "namespace_usage",
+    "pod_nodes",
+    "query_history",
+    "query_value",
+    "workload_demand",
+]
 
 log = logging.getLogger(__name__)
 

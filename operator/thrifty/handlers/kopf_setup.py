@@ -7,16 +7,16 @@ from typing import Any
 
 import kopf
 
-from thrifty.handlers.config import PREFIX
+from thrifty.settings import ANNOTATION_PREFIX
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration"
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = f"{PREFIX}/finalizer"
+    settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
     settings.peering.name = "thrifty"
     # Without kopf's peering CRD installed, run alone rather than refuse to start.
     settings.peering.mandatory = False

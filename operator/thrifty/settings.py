@@ -1,4 +1,9 @@
-"""How the operator reaches Prometheus and which metric names it reads, from the environment.
+"""The operator's settings, all from the environment: how often it decides, how it reaches
+Prometheus and which metric names it reads.
+
+Intervals are read once at import, because kopf's timer decorators need them then. Prometheus
+settings are read on first use (``prometheus_settings()``), so a CLI that is given a URL on its
+command line never needs the variable.
 
 Metric names default to cAdvisor's, kube-state-metrics' and OpenCost's and can be renamed one by one
 (recording rules, prefixed federation, older exporters) with ``THRIFTY_METRIC_<FIELD>``, e.g.
@@ -16,6 +21,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
+
+__all__ = [
+    "ANNOTATION_PREFIX",
+    "EVALUATION_SECONDS",
+    "HORIZONTAL_SYNC_SECONDS",
+    "RESYNC_SECONDS",
+    "CostMetricNames",
+    "MetricNames",
+    "PrometheusSettings",
+    "interval_seconds",
+    "parse_duration",
+    "prometheus_settings",
+]
 
 DEFAULT_LOOKBACK: Final = timedelta(days=14)
 
@@ -168,3 +186,33 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 
 def _path(raw: str | None) -> Path | None:
     return Path(raw) if raw else None
+
+
+def interval_seconds(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds from the environment variable ``name``, else ``default``."""
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None:
+        return default
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+# Kopf's progress, diff-base and finalizer live under this prefix, and so do Thrifty's annotations.
+ANNOTATION_PREFIX: Final = "thrifty.dev"
+# How often every policy is re-checked even without a change to it (e.g. its target appearing).
+RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 10.0)
+# How often usage history is read from Prometheus (one batch per namespace per round).
+EVALUATION_SECONDS: Final = interval_seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
+# How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).
+HORIZONTAL_SYNC_SECONDS: Final = interval_seconds("THRIFTY_HORIZONTAL_SYNC_SECONDS", 15.0)
+
+_PROMETHEUS: list[PrometheusSettings] = []
+
+
+def prometheus_settings() -> PrometheusSettings:
+    """The operator's Prometheus settings, read from the environment once, on first use."""
+    if not _PROMETHEUS:
+        _PROMETHEUS.append(PrometheusSettings.from_env())
+    return _PROMETHEUS[0]

@@ -1,6 +1,6 @@
-"""Horizontal scaling of one workload: API spec -> engine settings, load -> readings, -> decision.
-
-Pure (no kopf, no API calls, no Prometheus): the reconcile handler reads, this decides.
+"""Replicas for one ScalingPolicy's workload: API spec -> HPA settings, load -> readings, and the
+decision with the schedules' bounds, the forecast's floor while it steers, and a budget's cap; plus
+the MetricsAvailable and Predictive conditions it comes with.
 """
 
 from __future__ import annotations
@@ -8,20 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from thrifty.api.common import rfc3339
+from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
-from thrifty.api.scaling_policy import (
-    DesiredReplicas,
-    Forecast,
-    Horizontal,
-    Metric,
-    ScaleChange,
-    ScalingHistory,
-    Utilization,
-)
+from thrifty.api.scaling_policy import Forecast, Horizontal, Metric, Utilization
 from thrifty.api.scaling_policy import ScalingRules as ApiScalingRules
+from thrifty.engine.budget_caps import ReplicaCap
 from thrifty.engine.forecast import ForecastError, ForecastModel
 from thrifty.engine.horizontal import (
     HorizontalDecision,
@@ -29,15 +21,25 @@ from thrifty.engine.horizontal import (
     HorizontalState,
     MetricReading,
     RatePolicy,
-    Recommendation,
-    ScaleEvent,
     ScalingRules,
     decide,
 )
 from thrifty.engine.predictive import ForecastFloor, steering_settings
+from thrifty.engine.scaling_history import stamp
 from thrifty.engine.schedules import ScheduleWindow, active_bounds
-from thrifty.sources.replica_metrics import WorkloadLoad
-from thrifty.sources.workloads import Workload
+from thrifty.engine.workload_records import Resource, Workload, WorkloadLoad
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "HorizontalOutcome",
+    "MetricForecast",
+    "Readings",
+    "decide_replicas",
+    "metrics_observation",
+    "named_metrics",
+    "readings_for",
+    "settings_from",
+]
 
 # The HPA's default when a policy names no metric.
 DEFAULT_METRICS = (Metric(type="CPU", target_utilization=80),)
@@ -82,15 +84,6 @@ def windows_from(horizontal: Horizontal) -> list[ScheduleWindow]:
     ]
 
 
-def per_pod_request(workload: Workload, resource: str) -> float | None:
-    """The pod template's request summed over containers; None when a container has none (the HPA
-    cannot compute utilization then either)."""
-    values = [c.cpu_request if resource == "cpu" else c.memory_request for c in workload.containers]
-    if not values or any(v is None or v <= 0 for v in values):
-        return None
-    return float(sum(v for v in values if v is not None))
-
-
 @dataclass(frozen=True)
 class Readings:
     readings: tuple[MetricReading, ...]
@@ -120,8 +113,8 @@ def readings_for(
             else:
                 ratio = value / target if current == 0 else value / (target * current)
         else:
-            resource = name
-            request = per_pod_request(workload, resource)
+            resource: Resource = "cpu" if name == "cpu" else "memory"
+            request = workload.pod_request(resource)
             used, pods = _used(load, resource)
             if resource == "cpu" and pods and workload.replicas:
                 # The window's load is spread over the pods there are now, as the next window's will be.
@@ -140,6 +133,23 @@ def readings_for(
     return Readings(tuple(readings), utilization, tuple(notes))
 
 
+def metrics_observation(readings: Readings) -> Observation:
+    """MetricsAvailable for horizontal scaling: every metric read, some missing, or none."""
+    kind, notes = PolicyCondition.METRICS_AVAILABLE, readings.notes
+    if len(notes) == len(readings.readings):
+        return Observation(
+            kind, "False", PolicyReason.NO_DATA, "; ".join(notes) + "; replicas are left as they are"
+        )
+    if notes:
+        return Observation(
+            kind,
+            "True",
+            PolicyReason.PARTIAL_DATA,
+            "; ".join(notes) + "; no scale-down while a metric is missing",
+        )
+    return Observation(kind, "True", PolicyReason.METRICS_READ, "every metric has a value now")
+
+
 def _used(load: WorkloadLoad | None, resource: str) -> tuple[float, int]:
     if load is None:
         return math.nan, 0
@@ -148,39 +158,6 @@ def _used(load: WorkloadLoad | None, resource: str) -> tuple[float, int]:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-# ----- state in status -----
-
-
-def state_from(history: ScalingHistory | None) -> HorizontalState:
-    if history is None:
-        return HorizontalState()
-    return HorizontalState(
-        tuple(Recommendation(_seconds(d.time), d.replicas) for d in history.desired),
-        tuple(ScaleEvent(_seconds(c.time), c.from_replicas, c.to_replicas) for c in history.changes),
-    )
-
-
-def history_from(state: HorizontalState) -> ScalingHistory:
-    return ScalingHistory(
-        desired=[DesiredReplicas(time=_stamp(r.time), replicas=r.replicas) for r in state.recommendations],
-        changes=[
-            ScaleChange(time=_stamp(e.time), from_replicas=e.from_replicas, to_replicas=e.to_replicas)
-            for e in state.events
-        ],
-    )
-
-
-def _seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp).timestamp()
-
-
-def _stamp(seconds: float) -> str:
-    return rfc3339(datetime.fromtimestamp(seconds, UTC))
-
-
-# ----- the decision -----
 
 
 @dataclass(frozen=True)
@@ -201,14 +178,14 @@ class HorizontalOutcome:
     predictive: Observation | None  # the Predictive condition, when predictive scaling is enabled
 
 
-def evaluate(
+def decide_replicas(
     horizontal: Horizontal,
     current_replicas: int,
     readings: Sequence[MetricReading],
     state: HorizontalState,
     now: float,
     forecasts: Sequence[MetricForecast] = (),
-    budget_cap: tuple[int, str] | None = None,
+    budget_cap: ReplicaCap | None = None,
 ) -> HorizontalOutcome:
     """decide() with the schedules' bounds, the forecast's floor while it steers, and a budget's cap."""
     settings = settings_from(horizontal)
@@ -251,7 +228,7 @@ def _forecast_status(forecast: MetricForecast | None) -> Forecast | None:
     error = forecast.error.mape
     return Forecast(
         peak_replicas=None if floor is None else floor.replicas,
-        peak_at=None if floor is None else _stamp(floor.peak_at),
+        peak_at=None if floor is None else stamp(floor.peak_at),
         recent_error=round(error, 4) if math.isfinite(error) else None,
         seasonality=forecast.model.seasonality,
         steering=forecast.error.steering,
@@ -261,17 +238,18 @@ def _forecast_status(forecast: MetricForecast | None) -> Forecast | None:
 
 
 def _predictive(forecasts: Sequence[MetricForecast]) -> Observation:
+    kind = PolicyCondition.PREDICTIVE
     if not forecasts:
         return Observation(
-            "Predictive", "False", "NoForecast", "no metric history to forecast; scaling is reactive"
+            kind, "False", PolicyReason.NO_FORECAST, "no metric history to forecast; scaling is reactive"
         )
     steering = [f for f in forecasts if f.error.steering]
     if steering:
         detail = "; ".join(f"{f.metric}: {f.error.reason}" for f in steering)
-        return Observation("Predictive", "True", "Steering", detail)
+        return Observation(kind, "True", PolicyReason.STEERING, detail)
     unusable = [f for f in forecasts if not f.model.usable or not math.isfinite(f.error.mape)]
     if len(unusable) == len(forecasts):
         detail = "; ".join(f"{f.metric}: {f.model.reason}" for f in unusable)
-        return Observation("Predictive", "False", "InsufficientHistory", f"{detail}; scaling is reactive")
+        return Observation(kind, "False", PolicyReason.INSUFFICIENT_HISTORY, f"{detail}; scaling is reactive")
     detail = "; ".join(f"{f.metric}: {f.error.reason}" for f in forecasts)
-    return Observation("Predictive", "False", "ForecastInaccurate", f"{detail}; scaling is reactive")
+    return Observation(kind, "False", PolicyReason.FORECAST_INACCURATE, f"{detail}; scaling is reactive")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
+
+__all__ = ["main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -67,10 +68,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     crds.add_argument("--out", default="crds", help="directory to write into (default: %(default)s)")
 
-    from thrifty import simulate_cli
+    from thrifty.cli import simulate_command
     from thrifty.sandbox import command as sandbox_command
 
-    simulate_cli.register(commands)
+    simulate_command.register(commands)
     sandbox_command.register(commands)
     return parser
 
@@ -78,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "run":
+        # The one way into the operator: the other commands use only the engine and sources.
         from thrifty.handlers import runner
 
         return runner.run(
@@ -88,9 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             prometheus_url=args.prometheus_url,
         )
     if args.command == "recommend":
-        from thrifty import recommend
+        from thrifty.cli import recommend_command
 
-        return recommend.run(
+        return recommend_command.run(
             args.namespace, args.format, args.prometheus_url, args.history_days, args.cost_policy
         )
     if args.command == "crds":
@@ -102,15 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     if args.command == "simulate":
-        from thrifty import simulate_cli
+        from thrifty.cli import simulate_command
 
-        return simulate_cli.run(args)
+        return simulate_command.run(args)
     if args.command == "sandbox":
         from thrifty.sandbox import command as sandbox_command
 
         return sandbox_command.run(args)
     raise AssertionError(f"unhandled command {args.command}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

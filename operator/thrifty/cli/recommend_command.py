@@ -21,9 +21,10 @@ from rich.table import Table
 
 from thrifty.api.cost_policy import CostPolicy, CostPolicySpec
 from thrifty.api.scaling_policy import Vertical
-from thrifty.handlers.vertical import Prices, VerticalOutcome, evaluate
+from thrifty.engine.policy_requests import VerticalOutcome, recommend_requests
+from thrifty.engine.workload_prices import Prices
+from thrifty.settings import PrometheusSettings
 from thrifty.sources.kube import api_client
-from thrifty.sources.prometheus_config import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, connect
 from thrifty.sources.usage import read_namespace_usage
 from thrifty.sources.workloads import list_workloads
@@ -74,7 +75,7 @@ def scan(
                 )
                 for workload in workloads:
                     histories = list(usage.workload(workload.kind, workload.name))
-                    outcome = evaluate(histories, usage.step_seconds, vertical, workload, prices)
+                    outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices)
                     rows += _rows(
                         namespace, workload.kind, workload.name, workload.desired_replicas, outcome, prices
                     )

@@ -7,16 +7,16 @@ it on a restart costs one fit. The forecast itself is recomputed every round fro
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 from thrifty.api.scaling_policy import Horizontal
 from thrifty.engine.forecast import ForecastError, ForecastModel, fit_forecast, recent_error
+from thrifty.engine.policy_replicas import MetricForecast, named_metrics
 from thrifty.engine.predictive import forecast_floor
-from thrifty.handlers.horizontal import MetricForecast, named_metrics, per_pod_request
-from thrifty.handlers.prometheus_reads import query_history, workload_demand
-from thrifty.sources.replica_metrics import DemandHistory
-from thrifty.sources.workloads import Workload
+from thrifty.engine.workload_records import DemandHistory, Resource, Workload
+from thrifty.handlers.scaling_policy.policy_reads import query_history, workload_demand
+
+__all__ = ["metric_forecasts"]
 
 REFIT_SECONDS = 3600.0
 HEADROOM_QUANTILE = 0.9
@@ -34,19 +34,21 @@ _MODELS: dict[tuple[str, str], _Fitted] = {}
 _LOCK = threading.Lock()
 
 
-def metric_forecasts(policy_uid: str, horizontal: Horizontal, workload: Workload) -> list[MetricForecast]:
+def metric_forecasts(
+    policy_uid: str, horizontal: Horizontal, workload: Workload, now: float
+) -> list[MetricForecast]:
     """One forecast per metric with history; raises MetricsUnavailableError when Prometheus fails."""
     predictive = horizontal.predictive
     forecasts = []
-    now = time.time()
     for name, metric in named_metrics(horizontal):
         if metric.type == "Prometheus":
             history: DemandHistory | None = query_history(metric.query or "", predictive.lookback_hours)
             capacity = metric.target_per_replica
         else:
-            demand = workload_demand(workload.namespace, name, predictive.lookback_hours)  # type: ignore[arg-type]
+            resource: Resource = "cpu" if name == "cpu" else "memory"
+            demand = workload_demand(workload.namespace, resource, predictive.lookback_hours)
             history = demand.get((workload.kind, workload.name))
-            capacity = per_pod_request(workload, name)
+            capacity = workload.pod_request(resource)
         if history is None or capacity is None:
             continue
         fitted = _fitted(policy_uid, name, horizontal, history, now)

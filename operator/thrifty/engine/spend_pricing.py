@@ -1,8 +1,5 @@
-"""A budget's spend, from Prometheus history every time: nothing is accumulated in memory, so a
-restart loses nothing and a budget created mid-period knows the period so far.
-
-When OpenCost's own metrics are in Prometheus (its allocations and node prices), they are used
-instead of requests, usage and the CostPolicy's prices, so Thrifty and OpenCost report one number.
+"""A budget's spend priced from its samples: OpenCost's model on requests and usage at each node's
+rates, or OpenCost's own allocations at its own node prices, and when such numbers count as stale.
 
 One read covers the period so far and the week before it (for the forecast's daily profile and the
 anomaly check's previous days), at a step that keeps a month and the week before it to about 3,800
@@ -11,7 +8,6 @@ points per container.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,19 +15,23 @@ import numpy as np
 import numpy.typing as npt
 
 from thrifty.engine.cost import PriceBook, rates_for_node, spend_at_node_prices, spend_on_nodes
-from thrifty.handlers.config import EVALUATION_SECONDS
-from thrifty.handlers.round_cache import RoundCache, prometheus_settings
-from thrifty.sources.opencost import OpenCostSamples, opencost_available, read_opencost_samples
-from thrifty.sources.prometheus_http import QueryRunner, connect
-from thrifty.sources.spend import SpendSamples, read_spend_samples
+from thrifty.engine.spend_records import OpenCostSamples, SpendSamples
+from thrifty.engine.workload_records import WorkloadKey
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "HISTORY_BEFORE_PERIOD_SECONDS",
+    "STALE_AFTER_SECONDS",
+    "BudgetSpend",
+    "budget_step_seconds",
+    "price",
+    "price_opencost",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 HISTORY_BEFORE_PERIOD_SECONDS = 8 * 86_400.0
 RECENT_SECONDS = 3600.0  # what "costs per hour now" looks at, for ScaleDown's order
-WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
+STALE_AFTER_SECONDS = 600.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,55 +50,22 @@ class BudgetSpend:
         inside = (self.times > start) & (self.times <= end)
         return float(np.nansum(self.step_spend[inside]))
 
+    def stale_at(self, now: float) -> bool:
+        """Whether the newest cost sample is too old to act on. No sample at all is a scope without
+        containers (spend 0), not stale data; the newest grid point lags ``now`` by up to a step, so
+        staleness is judged past two steps of it."""
+        if self.data_as_of is None:
+            return False
+        return now - self.data_as_of > STALE_AFTER_SECONDS + 2 * self.step_seconds
 
-def spend_step(span_seconds: float) -> int:
+
+def budget_step_seconds(span_seconds: float) -> int:
+    """The spend grid's step for a read spanning ``span_seconds``: coarser for longer periods."""
     if span_seconds <= 2 * 86_400:
         return 300
     if span_seconds <= 10 * 86_400:
         return 600
     return 900
-
-
-_SPEND: RoundCache[BudgetSpend] = RoundCache(EVALUATION_SECONDS)
-
-
-def budget_spend(
-    budget: str,
-    namespaces: tuple[str, ...],
-    in_scope: Callable[[str, str, str], bool],
-    period_start: float,
-    book: PriceBook,
-) -> BudgetSpend:
-    """Spend of the scope's containers from a week before the period to now; raises
-    MetricsUnavailableError when Prometheus cannot answer. ``in_scope(namespace, kind, name)`` keeps
-    the containers of the workloads a workload selector picks."""
-
-    def load(now: int) -> BudgetSpend:
-        settings = prometheus_settings()
-        start = period_start - HISTORY_BEFORE_PERIOD_SECONDS
-        runner = QueryRunner(connect(settings), settings.timeout_seconds)
-        step = spend_step(now - start)
-        priced: BudgetSpend
-        if opencost_available(runner, settings.cost_metrics, at=now):
-            opencost = read_opencost_samples(
-                runner, settings, namespaces, start, float(now), step_seconds=step
-            )
-            priced = price_opencost(opencost, book, in_scope)
-        else:
-            samples = read_spend_samples(runner, settings, namespaces, start, float(now), step_seconds=step)
-            priced = price(samples, book, in_scope)
-        log.info(
-            "budget %s: %d Prometheus queries for %d containers in %d namespaces (%s)",
-            budget,
-            runner.sent,
-            priced.containers,
-            len(namespaces),
-            priced.source,
-        )
-        return priced
-
-    key = (budget, namespaces, period_start, repr(book))  # a PriceBook holds a dict: not hashable
-    return _SPEND.get(key, load)
 
 
 def _rows(samples: SpendSamples | OpenCostSamples, in_scope: Callable[[str, str, str], bool]) -> BoolArray:

@@ -1,57 +1,45 @@
-"""Right-sizing of one workload: API spec -> engine settings, usage history -> recommendation, status.
+"""Requests for one ScalingPolicy's workload: API spec -> right-sizing settings, usage history ->
+recommendation per container, its cost, its conditions, and whether Apply mode may resize now.
 
-Pure (no kopf, no API calls), so the operator and `thrifty recommend` share it.
+The operator and `thrifty recommend` share it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from thrifty.actuators.workload_resources import ContainerResources
 from thrifty.api.common import ResourceList, ResourceRequirements
+from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
-from thrifty.api.cost_policy import Pricing
-from thrifty.api.scaling_policy import ContainerRecommendation, Cost, Summary, Vertical
-from thrifty.engine.cost import PriceBook, Rates, monthly_request_cost, rates_for_node
+from thrifty.api.scaling_policy import ContainerRecommendation, Cost, LastAction, Summary, Vertical
+from thrifty.engine.cost import monthly_request_cost
 from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
 from thrifty.engine.rightsizing import ContainerUsage, VerticalRecommendation, VerticalSettings, recommend
-from thrifty.sources.usage import ContainerHistory
-from thrifty.sources.workloads import TemplateContainer, Workload
+from thrifty.engine.workload_prices import Prices
+from thrifty.engine.workload_records import ContainerHistory, TemplateContainer, Workload
+
+__all__ = [
+    "RESIZE_ACTION",
+    "ContainerResources",
+    "VerticalOutcome",
+    "history_observation",
+    "recommend_requests",
+    "resize_due",
+    "resize_summary",
+    "settings_from",
+]
+
+RESIZE_ACTION = "Resize"
 
 
 @dataclass(frozen=True)
-class Prices:
-    rates: Rates
-    hours_per_month: float
-    currency: str
+class ContainerResources:
+    """Quantities to set in one container; a resource absent from a mapping is left as it is."""
 
-    @classmethod
-    def on_nodes(cls, book: PriceBook, node_labels: Sequence[Mapping[str, str]]) -> Prices:
-        """The mean rates of the nodes the workload's pods run on (spot or on-demand, catalog or
-        default, as the budget's cost model prices them); on-demand when no node is known."""
-        rates = [rates_for_node(labels, None, book) for labels in node_labels] or [
-            rates_for_node({}, None, book)
-        ]
-        return cls(
-            rates=Rates(
-                cpu_per_core_hour=sum(r.cpu_per_core_hour for r in rates) / len(rates),
-                memory_per_gib_hour=sum(r.memory_per_gib_hour for r in rates) / len(rates),
-            ),
-            hours_per_month=book.hours_per_month,
-            currency=book.currency,
-        )
-
-    @classmethod
-    def on_demand(cls, pricing: Pricing) -> Prices:
-        """On-demand rates: which capacity each pod runs on is the cost model's business, not sizing's."""
-        return cls(
-            rates=Rates(
-                cpu_per_core_hour=pricing.on_demand.cpu, memory_per_gib_hour=pricing.on_demand.memory
-            ),
-            hours_per_month=pricing.hours_per_month,
-            currency=pricing.currency,
-        )
+    requests: Mapping[str, str]
+    limits: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -86,7 +74,7 @@ def settings_from(vertical: Vertical) -> VerticalSettings:
     )
 
 
-def evaluate(
+def recommend_requests(
     histories: Sequence[ContainerHistory],
     step_seconds: float,
     vertical: Vertical,
@@ -186,24 +174,39 @@ def _change(rec: VerticalRecommendation) -> ContainerResources:
 
 
 def _observation(decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]]) -> Observation:
+    kind = PolicyCondition.RECOMMENDATION
     if not decided:
         return Observation(
-            "Recommendation", "False", "NoData", "no container of the workload has usage history"
+            kind, "False", PolicyReason.NO_DATA, "no container of the workload has usage history"
         )
     short = [(h, r) for h, r in decided if r.status == "InsufficientHistory"]
     if short:
         history, rec = short[0]
         return Observation(
-            "Recommendation",
+            kind,
             "False",
-            "InsufficientHistory",
+            PolicyReason.INSUFFICIENT_HISTORY,
             f"container {history.container}: {rec.samples} samples over {rec.hours:.1f} h; "
             "at least 100 samples and 3 h are needed",
         )
+    at_limit = [(h, r) for h, r in decided if r.memory_limit_needed is not None]
+    if at_limit:
+        return Observation(
+            kind,
+            "True",
+            PolicyReason.LIMIT_CAUSES_OOM,
+            "; ".join(
+                f"{h.container}: OOM-killed at its memory limit {format_memory(h.memory_limit or 0.0)}; "
+                f"Thrifty would set the limit to {format_memory(r.memory_limit_needed or 0.0)} "
+                "(controlledValues RequestsOnly leaves limits alone, so set it yourself or use "
+                "RequestsAndLimits)"
+                for h, r in at_limit
+            ),
+        )
     if all(r.status == "Unchanged" for _, r in decided):
-        return Observation("Recommendation", "True", "Unchanged", "requests already match usage")
+        return Observation(kind, "True", PolicyReason.UNCHANGED, "requests already match usage")
     return Observation(
-        "Recommendation", "True", "Recommended", "; ".join(f"{h.container}: {r.reason}" for h, r in decided)
+        kind, "True", PolicyReason.RECOMMENDED, "; ".join(f"{h.container}: {r.reason}" for h, r in decided)
     )
 
 
@@ -267,3 +270,20 @@ def resize_summary(workload: Workload, outcome: VerticalOutcome) -> tuple[str, s
         before.append(" ".join([name, *(f"{resource} {was[resource]}" for resource in change.requests)]))
         after.append(" ".join([name, *(f"{resource} {q}" for resource, q in change.requests.items())]))
     return ", ".join(before), ", ".join(after)
+
+
+def resize_due(last_action: LastAction | None, now: datetime, cooldown_seconds: int, oom_bump: bool) -> bool:
+    """Whether Apply mode may resize now: ``cooldown_seconds`` after the last resize, at once after an
+    OOM kill (a container that keeps dying must not wait hours)."""
+    if oom_bump or last_action is None or last_action.action != RESIZE_ACTION or not last_action.time:
+        return True
+    return (now - datetime.fromisoformat(last_action.time)).total_seconds() >= cooldown_seconds
+
+
+def history_observation(histories: Sequence[ContainerHistory], notes: Sequence[str]) -> Observation:
+    """MetricsAvailable for right-sizing: whether Prometheus has usage history for the workload."""
+    kind = PolicyCondition.METRICS_AVAILABLE
+    if not histories:
+        why = "; ".join(notes) or "Prometheus has no usage series for this workload"
+        return Observation(kind, "False", PolicyReason.NO_DATA, why)
+    return Observation(kind, "True", PolicyReason.HISTORY_READ, "usage history read from Prometheus")

@@ -1,0 +1,117 @@
+"""The condition types each kind owns and the reasons it gives, one constant each.
+
+``kubectl get ... -o jsonpath='{.status.conditions}'`` shows these words, Argo CD health checks and
+alerts match on them, and tests assert them: they are part of the API.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from thrifty.api.conditions import ConditionSet
+
+__all__ = [
+    "COST_POLICY_CONDITIONS",
+    "RESOURCE_BUDGET_CONDITIONS",
+    "SCALING_POLICY_CONDITIONS",
+    "BudgetCondition",
+    "BudgetReason",
+    "CostPolicyCondition",
+    "CostPolicyReason",
+    "PolicyCondition",
+    "PolicyReason",
+]
+
+
+class PolicyCondition:
+    """ScalingPolicy's condition types."""
+
+    TARGET_FOUND: Final = "TargetFound"
+    CONTAINERS_FOUND: Final = "ContainersFound"
+    METRICS_AVAILABLE: Final = "MetricsAvailable"
+    CONFLICT: Final = "Conflict"
+    RECOMMENDATION: Final = "Recommendation"
+    PREDICTIVE: Final = "Predictive"
+    BUDGET_LIMITED: Final = "BudgetLimited"
+
+
+class PolicyReason:
+    """ScalingPolicy's reasons."""
+
+    EVALUATED: Final = "Evaluated"
+    TARGET_FOUND: Final = "TargetFound"
+    TARGET_NOT_FOUND: Final = "TargetNotFound"
+    CONTAINERS_FOUND: Final = "ContainersFound"
+    CONTAINER_NOT_FOUND: Final = "ContainerNotFound"
+    PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
+    NO_DATA: Final = "NoData"
+    PARTIAL_DATA: Final = "PartialData"
+    METRICS_READ: Final = "MetricsRead"
+    HISTORY_READ: Final = "HistoryRead"
+    NO_CONFLICT: Final = "NoConflict"
+    CONFLICT: Final = "Conflict"
+    RECOMMENDED: Final = "Recommended"
+    UNCHANGED: Final = "Unchanged"
+    LIMIT_CAUSES_OOM: Final = "LimitCausesOOM"
+    INSUFFICIENT_HISTORY: Final = "InsufficientHistory"
+    STEERING: Final = "Steering"
+    FORECAST_INACCURATE: Final = "ForecastInaccurate"
+    NO_FORECAST: Final = "NoForecast"
+    NOT_LIMITED: Final = "NotLimited"
+    BUDGET_ENFORCED: Final = "BudgetEnforced"
+
+
+class BudgetCondition:
+    """ResourceBudget's condition types."""
+
+    WEBHOOK_READY: Final = "WebhookReady"
+    SPEND_KNOWN: Final = "SpendKnown"
+    FORECAST_OVERRUN: Final = "ForecastOverrun"
+    EXCEEDED: Final = "Exceeded"
+    THRESHOLD_REACHED: Final = "ThresholdReached"
+    SPEND_ANOMALY: Final = "SpendAnomaly"
+
+
+class BudgetReason:
+    """ResourceBudget's reasons (a spend anomaly's reason is ``Spend`` + its direction)."""
+
+    TRACKING: Final = "Tracking"
+    NO_WEBHOOK: Final = "NoWebhook"
+    SECRET_UNREADABLE: Final = "SecretUnreadable"
+    WEBHOOK_SECRET_NOT_FOUND: Final = "WebhookSecretNotFound"
+    WEBHOOK_SECRET_FOUND: Final = "WebhookSecretFound"
+    PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
+    STALE_DATA: Final = "StaleData"
+    NO_CONTAINERS: Final = "NoContainers"
+    SPEND_COMPUTED: Final = "SpendComputed"
+    FORECAST_OVERRUN: Final = "ForecastOverrun"
+    FORECAST_WITHIN_BUDGET: Final = "ForecastWithinBudget"
+    EXCEEDED: Final = "Exceeded"
+    WITHIN_BUDGET: Final = "WithinBudget"
+    THRESHOLD_REACHED: Final = "ThresholdReached"
+    NO_THRESHOLD_REACHED: Final = "NoThresholdReached"
+    NO_ANOMALY: Final = "NoAnomaly"
+    SPEND_PREFIX: Final = "Spend"
+
+
+class CostPolicyCondition:
+    """CostPolicy's condition types."""
+
+    IN_USE: Final = "InUse"
+
+
+class CostPolicyReason:
+    """CostPolicy's reasons."""
+
+    ACTIVE: Final = "Active"
+    IN_USE: Final = "InUse"
+    NOT_IN_USE: Final = "NotInUse"
+
+
+def _owned(names: type) -> tuple[str, ...]:
+    return tuple(value for key, value in vars(names).items() if key.isupper())
+
+
+SCALING_POLICY_CONDITIONS: Final = ConditionSet("ScalingPolicy", _owned(PolicyCondition))
+RESOURCE_BUDGET_CONDITIONS: Final = ConditionSet("ResourceBudget", _owned(BudgetCondition))
+COST_POLICY_CONDITIONS: Final = ConditionSet("CostPolicy", _owned(CostPolicyCondition))

@@ -1,0 +1,149 @@
+"""The plain records every decision is made on: workloads as their pod templates declare them, their
+usage history, their load now and their demand over time.
+
+Sources build them from Kubernetes objects and Prometheus answers; the engine decides on them; the
+handlers carry them from one to the other. They hold data, never clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ContainerHistory",
+    "DemandHistory",
+    "NamespaceLoad",
+    "NamespaceUsage",
+    "Resource",
+    "TemplateContainer",
+    "Workload",
+    "WorkloadKey",
+    "WorkloadLoad",
+    "WorkloadRef",
+]
+
+FloatArray = npt.NDArray[np.float64]
+WorkloadRef = tuple[str, str]  # (kind, name), e.g. ("Deployment", "web"), within one namespace
+WorkloadKey = tuple[str, str, str]  # (namespace, kind, name)
+Resource = Literal["cpu", "memory"]
+
+
+@dataclass(frozen=True)
+class TemplateContainer:
+    """A container of the pod template, resources in cores and bytes (None: not set)."""
+
+    name: str
+    cpu_request: float | None
+    cpu_limit: float | None
+    memory_request: float | None
+    memory_limit: float | None
+
+
+@dataclass(frozen=True)
+class Workload:
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    desired_replicas: int
+    replicas: int
+    containers: tuple[TemplateContainer, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    priority_class: str | None = None  # the pod template's priorityClassName
+
+    @property
+    def container_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.containers)
+
+    def pod_request(self, resource: Resource) -> float | None:
+        """The pod template's request summed over containers; None when a container has none (the HPA
+        cannot compute utilization then either)."""
+        values = [c.cpu_request if resource == "cpu" else c.memory_request for c in self.containers]
+        if not values or any(v is None or v <= 0 for v in values):
+            return None
+        return float(sum(v for v in values if v is not None))
+
+    def reference(self) -> dict[str, Any]:
+        """Enough of the object for an Event about it."""
+        return {
+            "apiVersion": "apps/v1",
+            "kind": self.kind,
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
+        }
+
+
+@dataclass(frozen=True)
+class ContainerHistory:
+    """One container of one workload. Arrays are (pods, time) on the namespace's grid, NaN = no
+    sample; CPU in cores, memory in bytes. Requests and limits: None where no pod sets them."""
+
+    kind: str
+    workload: str
+    container: str
+    pods: tuple[str, ...]
+    cpu_cores: FloatArray
+    memory_bytes: FloatArray
+    cpu_request: float | None
+    cpu_limit: float | None
+    memory_request: float | None
+    memory_limit: float | None
+    oom_killed: bool
+
+    def pooled_cpu(self) -> FloatArray:
+        """Every pod's CPU samples in one 1-D array (NaN dropped)."""
+        return self.cpu_cores[~np.isnan(self.cpu_cores)]
+
+    def pooled_memory(self) -> FloatArray:
+        return self.memory_bytes[~np.isnan(self.memory_bytes)]
+
+
+@dataclass(frozen=True)
+class NamespaceUsage:
+    namespace: str
+    times: FloatArray  # unix seconds of the grid's points
+    step_seconds: int
+    cpu_window_seconds: int
+    containers: tuple[ContainerHistory, ...]  # sorted by (kind, workload, container)
+    missing_workloads: frozenset[WorkloadRef]  # asked for, but no series names them
+    queries: int
+    notes: tuple[str, ...]  # why data is missing, e.g. which metric has no series
+
+    def workload(self, kind: str, name: str) -> tuple[ContainerHistory, ...]:
+        return tuple(c for c in self.containers if (c.kind, c.workload) == (kind, name))
+
+    def container(self, kind: str, name: str, container: str) -> ContainerHistory | None:
+        return next((c for c in self.workload(kind, name) if c.container == container), None)
+
+
+@dataclass(frozen=True)
+class WorkloadLoad:
+    """CPU: cores over the rate window, summed over every pod that ran in it (the workload's load,
+    however its pods changed); memory: bytes summed over the pods with a sample now."""
+
+    cpu_cores: float
+    cpu_pods: int
+    memory_bytes: float
+    memory_pods: int
+
+
+@dataclass(frozen=True)
+class NamespaceLoad:
+    namespace: str
+    at: int
+    workloads: dict[WorkloadRef, WorkloadLoad]
+    queries: int
+
+
+@dataclass(frozen=True, eq=False)
+class DemandHistory:
+    """A workload's total demand on a regular grid (NaN where Prometheus had no sample)."""
+
+    times: FloatArray
+    values: FloatArray
+    step_seconds: int

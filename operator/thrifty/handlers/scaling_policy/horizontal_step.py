@@ -1,0 +1,148 @@
+"""The horizontal step of a ScalingPolicy: read the load (and forecast), let the engine decide
+replicas, scale in Apply mode.
+
+Without an answer from Prometheus nothing is decided: the state in status stays as it was and no
+replica is removed. A failed scale is not recorded as a change, so the next round decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import kopf
+from kubernetes.client import ApiException
+
+from thrifty.actuators.workload_replicas import scale_workload
+from thrifty.api.common import rfc3339
+from thrifty.api.condition_types import PolicyCondition, PolicyReason
+from thrifty.api.conditions import Observation
+from thrifty.api.scaling_policy import (
+    Forecast,
+    Horizontal,
+    LastAction,
+    ScalingHistory,
+    ScalingPolicySpec,
+    ScalingPolicyStatus,
+    Utilization,
+)
+from thrifty.engine.budget_caps import ReplicaCap
+from thrifty.engine.conflicts import OtherAutoscaler, conflict_conditions, horizontal_conflicts
+from thrifty.engine.horizontal import HorizontalState
+from thrifty.engine.policy_replicas import (
+    HorizontalOutcome,
+    MetricForecast,
+    decide_replicas,
+    metrics_observation,
+    named_metrics,
+    readings_for,
+)
+from thrifty.engine.scaling_history import history_from, state_from
+from thrifty.engine.workload_records import Workload
+from thrifty.handlers.scaling_policy.forecast_models import metric_forecasts
+from thrifty.handlers.scaling_policy.policy_reads import namespace_load, query_value
+from thrifty.handlers.status_writer import Conclusions, record_change
+from thrifty.sources.prometheus_http import MetricsUnavailableError
+
+__all__ = ["HorizontalResult", "horizontal_step"]
+
+
+@dataclass
+class HorizontalResult:
+    """What the horizontal step concluded; None fields were not decided this round (kept as they are)."""
+
+    conditions: Conclusions = field(default_factory=Conclusions)
+    replicas: int | None = None
+    reason: str | None = None
+    utilization: Utilization | None = None
+    forecast: Forecast | None = None
+    scaling_history: ScalingHistory | None = None
+    last_action: LastAction | None = None
+
+
+def horizontal_step(
+    body: kopf.Body,
+    policy: ScalingPolicySpec,
+    horizontal: Horizontal,
+    status: ScalingPolicyStatus,
+    workload: Workload,
+    others: list[OtherAutoscaler],
+    budget_cap: ReplicaCap | None,
+    now: datetime,
+) -> HorizontalResult:
+    conflicts = horizontal_conflicts(others)
+    conflict, not_ready = conflict_conditions(conflicts, policy.mode)
+    result = HorizontalResult(Conclusions(informational=[conflict], not_ready=not_ready))
+    try:
+        load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
+        values = {
+            name: query_value(metric.query or "")
+            for name, metric in named_metrics(horizontal)
+            if metric.type == "Prometheus"
+        }
+        forecasts: list[MetricForecast] = []
+        if horizontal.predictive.enabled:
+            forecasts = metric_forecasts(str(body.metadata.uid), horizontal, workload, now.timestamp())
+    except MetricsUnavailableError as err:
+        result.conditions.prerequisites.append(
+            Observation(
+                PolicyCondition.METRICS_AVAILABLE,
+                "False",
+                PolicyReason.PROMETHEUS_UNAVAILABLE,
+                f"{err}; replicas are left as they are and nothing is scaled down",
+            )
+        )
+        result.conditions.kept.add(PolicyCondition.PREDICTIVE)
+        return result
+    readings = readings_for(horizontal, workload, load, values)
+    result.conditions.prerequisites.append(metrics_observation(readings))
+    result.utilization = readings.utilization
+    state = state_from(status.scaling_history)
+    current = workload.desired_replicas
+    outcome = decide_replicas(
+        horizontal, current, readings.readings, state, now.timestamp(), forecasts, budget_cap
+    )
+    if outcome.predictive is not None:
+        result.conditions.informational.append(outcome.predictive)
+    result.replicas, result.reason, result.forecast = (
+        outcome.decision.replicas,
+        outcome.reason,
+        outcome.forecast,
+    )
+    applying = policy.mode == "Apply" and not conflicts
+    changed = outcome.decision.replicas != current
+    if applying and changed:
+        result.last_action = _scale(body, workload, outcome, now)
+        changed = result.last_action is not None
+    # Only an applied change is remembered as one: rate limits and cooldowns count real changes.
+    kept_events = outcome.decision.state.events if applying and changed else state.events
+    result.scaling_history = history_from(
+        HorizontalState(outcome.decision.state.recommendations, kept_events)
+    )
+    return result
+
+
+def _scale(
+    body: kopf.Body, workload: Workload, outcome: HorizontalOutcome, now: datetime
+) -> LastAction | None:
+    before, after = workload.desired_replicas, outcome.decision.replicas
+    try:
+        scale_workload(workload.kind, workload.namespace, workload.name, after)
+    except ApiException as err:
+        kopf.warn(
+            body,
+            reason="ScaleFailed",
+            message=f"could not scale {workload.kind} {workload.name} to {after}: {err.reason}",
+        )
+        return None
+    up = after > before
+    change = f"{before} -> {after} replicas ({outcome.reason})"
+    message = f"scaled {workload.kind} {workload.namespace}/{workload.name}: {change}"
+    record_change(body, workload.reference(), "ScaledUp" if up else "ScaledDown", message, change)
+    return LastAction(
+        time=rfc3339(now.astimezone(UTC)),
+        action="ScaleUp" if up else "ScaleDown",
+        from_=str(before),
+        to=str(after),
+        reason=outcome.reason,
+    )

@@ -1,0 +1,126 @@
+"""The vertical step of a ScalingPolicy: read usage history, let the engine recommend requests,
+resize in Apply mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import kopf
+from kubernetes.client import ApiException
+
+from thrifty.actuators.workload_resources import patch_container_resources
+from thrifty.api.common import rfc3339
+from thrifty.api.condition_types import PolicyCondition, PolicyReason
+from thrifty.api.conditions import Observation
+from thrifty.api.scaling_policy import (
+    ContainerRecommendation,
+    Cost,
+    LastAction,
+    ScalingPolicySpec,
+    ScalingPolicyStatus,
+    Summary,
+    Vertical,
+)
+from thrifty.engine.conflicts import OtherAutoscaler, conflict_conditions, vertical_conflicts
+from thrifty.engine.cost import PriceBook
+from thrifty.engine.policy_requests import (
+    RESIZE_ACTION,
+    VerticalOutcome,
+    history_observation,
+    recommend_requests,
+    resize_due,
+    resize_summary,
+)
+from thrifty.engine.workload_prices import Prices
+from thrifty.engine.workload_records import ContainerHistory, Workload
+from thrifty.handlers.scaling_policy.policy_reads import namespace_usage, pod_nodes
+from thrifty.handlers.status_writer import Conclusions, record_change
+from thrifty.sources.prometheus_http import MetricsUnavailableError
+
+__all__ = ["VerticalResult", "vertical_step"]
+
+# A Recommendation condition with another reason (no data, too little history, unchanged) resizes nothing.
+_RESIZING_REASONS = frozenset({PolicyReason.RECOMMENDED, PolicyReason.LIMIT_CAUSES_OOM})
+
+
+@dataclass
+class VerticalResult:
+    """What the vertical step concluded; None fields were not decided this round (kept as they are)."""
+
+    conditions: Conclusions = field(default_factory=Conclusions)
+    containers: list[ContainerRecommendation] | None = None
+    cost: Cost | None = None
+    summary: Summary | None = None
+    last_action: LastAction | None = None
+
+
+def vertical_step(
+    body: kopf.Body,
+    policy: ScalingPolicySpec,
+    vertical: Vertical,
+    status: ScalingPolicyStatus,
+    workload: Workload,
+    others: list[OtherAutoscaler],
+    book: PriceBook,
+    now: datetime,
+) -> VerticalResult:
+    conflicts = vertical_conflicts(others)
+    conflict, not_ready = conflict_conditions(conflicts, policy.mode)
+    result = VerticalResult(Conclusions(informational=[conflict], not_ready=not_ready))
+    try:
+        usage = namespace_usage(workload.namespace, vertical.history_hours)
+    except MetricsUnavailableError as err:
+        result.conditions.prerequisites.append(
+            Observation(
+                PolicyCondition.METRICS_AVAILABLE,
+                "False",
+                PolicyReason.PROMETHEUS_UNAVAILABLE,
+                f"{err}; the last recommendation is kept and nothing is changed",
+            )
+        )
+        result.conditions.kept.add(PolicyCondition.RECOMMENDATION)
+        return result
+    histories = list(usage.workload(workload.kind, workload.name))
+    result.conditions.prerequisites.append(history_observation(histories, usage.notes))
+    if not histories:
+        return result
+    prices = _prices(book, workload, histories)
+    outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices)
+    result.conditions.informational.append(outcome.observation)
+    result.containers, result.cost, result.summary = list(outcome.containers), outcome.cost, outcome.summary
+    due = resize_due(status.last_action, now, vertical.cooldown_seconds, outcome.oom_bump)
+    resizable = bool(outcome.changes) and outcome.observation.reason in _RESIZING_REASONS
+    if policy.mode == "Apply" and not conflicts and resizable and due:
+        result.last_action = _resize(body, workload, outcome, now)
+    return result
+
+
+def _prices(book: PriceBook, workload: Workload, histories: list[ContainerHistory]) -> Prices:
+    """The rates of the nodes the workload's pods run on, as budgets price them (on-demand when the
+    nodes are unknown): the monthly cost in status is the budget's model, projected."""
+    pods = {pod for history in histories for pod in history.pods}
+    try:
+        nodes = pod_nodes(workload.namespace)
+    except MetricsUnavailableError:
+        nodes = {}
+    return Prices.on_nodes(book, [labels for pod, labels in sorted(nodes.items()) if pod in pods])
+
+
+def _resize(
+    body: kopf.Body, workload: Workload, outcome: VerticalOutcome, now: datetime
+) -> LastAction | None:
+    before, after = resize_summary(workload, outcome)
+    try:
+        patch_container_resources(workload.kind, workload.namespace, workload.name, outcome.changes)
+    except ApiException as err:
+        kopf.warn(
+            body,
+            reason="ResizeFailed",
+            message=f"could not patch {workload.kind} {workload.name}: {err.reason}",
+        )
+        return None
+    reason = "OOM kill: memory raised" if outcome.oom_bump else "requests follow usage history"
+    message = f"resized {workload.kind} {workload.namespace}/{workload.name}: {before} -> {after} ({reason})"
+    record_change(body, workload.reference(), "Resized", message, f"{before} -> {after} ({reason})")
+    return LastAction(time=rfc3339(now), action=RESIZE_ACTION, from_=before, to=after, reason=reason)

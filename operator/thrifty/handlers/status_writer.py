@@ -1,0 +1,105 @@
+"""Write a resource's status only when it changed, and post an Event when Ready changes.
+
+A reconcile collects what its steps concluded (``Conclusions``), builds the status it wants, and
+publishes both here. Re-running with the same conclusions patches nothing and posts nothing, which
+is what makes a restart of the operator free of side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from thrifty.api.common import ApiModel, Condition
+from thrifty.api.conditions import READY, ConditionSet, Observation, merge_conditions, ready_from
+
+__all__ = ["Conclusions", "publish", "record_change"]
+
+
+@dataclass
+class Conclusions:
+    """What the steps of one reconcile concluded about its conditions."""
+
+    prerequisites: list[Observation] = field(default_factory=list)  # decide Ready
+    informational: list[Observation] = field(default_factory=list)  # reported, Ready does not wait on them
+    not_ready: Observation | None = None  # overrides a True Ready (e.g. a conflict in Apply mode)
+    # Owned types carried over unchanged from the last round (e.g. Recommendation while Prometheus is
+    # down): not observed now, yet still true of the object.
+    kept: set[str] = field(default_factory=set)
+
+    def add(self, other: Conclusions) -> None:
+        self.prerequisites += other.prerequisites
+        self.informational += other.informational
+        self.not_ready = self.not_ready or other.not_ready
+        self.kept |= other.kept
+
+
+def _combined(observations: list[Observation]) -> list[Observation]:
+    """Each type once: several steps' observations of one type give False if any is False."""
+    merged = []
+    for kind in dict.fromkeys(o.type for o in observations):
+        of_kind = [o for o in observations if o.type == kind]
+        chosen = [o for o in of_kind if o.status != "True"] or of_kind
+        messages = dict.fromkeys(o.message for o in chosen)  # two steps may say the same thing
+        merged.append(Observation(kind, chosen[0].status, chosen[0].reason, "; ".join(messages)))
+    return merged
+
+
+def _carried(existing: Iterable[Condition], kept: set[str], observed: set[str]) -> list[Observation]:
+    return [
+        Observation(c.type, c.status, c.reason or "", c.message or "")
+        for c in existing
+        if c.type in kept and c.type not in observed
+    ]
+
+
+def publish(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    owned: ConditionSet,
+    desired: ApiModel,
+    conclusions: Conclusions,
+    ready: tuple[str, str],
+) -> None:
+    """Merge the conclusions into ``desired`` (plus a summary Ready) and patch what differs from the
+    object's status. Ready is False with the first failing prerequisite's reason, or with
+    ``not_ready`` when given. An owned condition type neither observed nor kept is removed."""
+    current_raw = body.get("status") or {}
+    current = type(desired).model_validate(current_raw)
+    existing: list[Condition] = list(getattr(current, "conditions", []))
+    prerequisites = _combined(conclusions.prerequisites)
+    informational = _combined(conclusions.informational)
+    summary = ready_from(prerequisites, *ready)
+    if summary.status == "True" and conclusions.not_ready is not None:
+        summary = conclusions.not_ready
+    observed = [*prerequisites, *informational, summary]
+    observed += _carried(existing, conclusions.kept, {o.type for o in observed})
+    owned.check(observed)
+    generation = body.metadata.get("generation")
+    conditions = merge_conditions(existing, observed, generation, datetime.now(UTC), owned.types)
+    wire = desired.model_copy(update={"observed_generation": generation, "conditions": conditions}).to_wire()
+    for key, value in wire.items():
+        if current_raw.get(key) != value:
+            patch.status[key] = value
+    before = next((c for c in existing if c.type == READY), None)
+    if before is None or (before.status, before.reason) != (summary.status, summary.reason):
+        kind = "Normal" if summary.status == "True" else "Warning"
+        kopf.event(body, type=kind, reason=summary.reason, message=summary.message)
+
+
+def record_change(
+    body: kopf.Body, workload_ref: dict[str, Any], reason: str, message: str, by_policy: str
+) -> None:
+    """An Event on the policy and one on the workload, so both `kubectl describe`s show the change."""
+    # kopf.event, not kopf.info: info-level Events are dropped at the WARNING posting level we set.
+    kopf.event(body, type="Normal", reason=reason, message=message)
+    kopf.event(
+        kopf.Body(workload_ref),  # type: ignore[arg-type]  # kopf builds a Body from any raw dict
+        type="Normal",
+        reason=reason,
+        message=f"by ScalingPolicy {body.metadata.name}: {by_policy}",
+    )
