@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from thrifty.api.conditions import Observation, merge_conditions, ready_from
+import pytest
+
+from thrifty.api.conditions import ConditionSet, Observation, merge_conditions, ready_from
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -52,3 +54,22 @@ def test_ready_takes_the_reason_of_the_first_failing_prerequisite() -> None:
         "Ready", "False", "ContainerNotFound", "no container sidecar"
     )
     assert ready_from(observed[:1], "Evaluated", "fine") == Observation("Ready", "True", "Evaluated", "fine")
+
+
+def test_an_owned_type_not_observed_is_removed_and_a_foreign_one_kept() -> None:
+    first = merge_conditions(
+        [],
+        [Observation("Predictive", "True", "Steering", ""), Observation("Audited", "True", "A", "")],
+        1,
+        T0,
+    )
+    owned = frozenset({"Ready", "Predictive"})
+    merged = merge_conditions(first, [Observation("Ready", "True", "Evaluated", "")], 2, T0, owned)
+    assert [c.type for c in merged] == ["Ready", "Audited"]
+
+
+def test_a_kind_refuses_a_condition_type_it_does_not_declare() -> None:
+    kind = ConditionSet("ScalingPolicy", ("TargetFound",))
+    kind.check([Observation("TargetFound", "True", "TargetFound", "")])
+    with pytest.raises(ValueError, match="does not own condition types TargetFund"):
+        kind.check([Observation("TargetFund", "True", "TargetFound", "")])

@@ -1,1 +1,8 @@
-"""actuators layer."""
+"""Writes to the cluster as field manager ``thrifty``: workload replicas and resources, and the
+budget webhook."""
+
+__all__ = [
+    "webhook",
+    "workload_replicas",
+    "workload_resources",
+]

@@ -1,1 +1,27 @@
-"""engine layer."""
+"""Every decision, pure numpy, and the plain records it decides on: right-sizing, horizontal and
+predictive scaling, schedules, cost, budgets and their caps, conflicts. No kopf, kubernetes or
+Prometheus client."""
+
+__all__ = [
+    "budget",
+    "budget_caps",
+    "budget_status",
+    "conflicts",
+    "cost",
+    "forecast",
+    "horizontal",
+    "policy_replicas",
+    "policy_requests",
+    "predictive",
+    "quantities",
+    "replay",
+    "rightsizing",
+    "scaling_history",
+    "schedules",
+    "seasonality",
+    "simulate",
+    "spend_pricing",
+    "spend_records",
+    "workload_prices",
+    "workload_records",
+]

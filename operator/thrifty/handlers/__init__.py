@@ -4,9 +4,11 @@ call an actuator. Importing ``thrifty.handlers.registry`` registers every handle
 __all__ = [
     "cluster_indexes",
     "cost_policy",
+    "kopf_setup",
     "registry",
     "resource_budget",
     "round_cache",
     "runner",
     "scaling_policy",
+    "status_writer",
 ]

@@ -1,1 +1,23 @@
-"""sandbox layer."""
+"""The local sandbox: a control plane built from Go modules, KWOK nodes, Prometheus and live pod
+metrics, for tests and the demo."""
+
+__all__ = [
+    "backfill",
+    "build",
+    "cluster",
+    "command",
+    "components",
+    "demo_data",
+    "inventory",
+    "live_load",
+    "live_metrics",
+    "nodes",
+    "paths",
+    "pki",
+    "processes",
+    "prometheus",
+    "readiness",
+    "series",
+    "traces",
+    "versions",
+]

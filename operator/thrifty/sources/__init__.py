@@ -1,1 +1,15 @@
-"""sources layer."""
+"""Reads: Prometheus queries and Kubernetes objects, turned into the engine's records and arrays."""
+
+__all__ = [
+    "autoscalers",
+    "kube",
+    "opencost",
+    "prometheus_http",
+    "promql",
+    "replica_metrics",
+    "spend",
+    "spend_arrays",
+    "spend_promql",
+    "usage",
+    "workloads",
+]

@@ -1,0 +1,99 @@
+"""The ScalingPolicy reconcile's status, driven through the real kopf handler with kopf's own Body,
+Patch and in-memory indexes (no API server and no Prometheus: the spec here reads neither)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+import pytest
+from kopf._core.engines.posting import settings_var
+
+from thrifty.engine.workload_records import TemplateContainer, Workload
+from thrifty.handlers.scaling_policy import reconcile_scaling_policy
+
+WEB = Workload(
+    "Deployment", "demo", "web", "uid-web", 3, 3, (TemplateContainer("web", 0.5, None, None, None),)
+)
+
+
+@pytest.fixture(autouse=True)
+def no_event_posting() -> Iterator[None]:
+    """kopf posts Events through the running operator's queue; here there is none."""
+    settings = kopf.OperatorSettings()
+    settings.posting.enabled = False
+    token = settings_var.set(settings)
+    yield
+    settings_var.reset(token)
+
+
+def condition(type_: str, status: str, reason: str) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": "",
+        "observedGeneration": 1,
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+
+
+def reconcile(spec: dict[str, Any], conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    body = kopf.Body(
+        {
+            "apiVersion": "thrifty.dev/v1alpha1",
+            "kind": "ScalingPolicy",
+            "metadata": {"name": "web", "namespace": "demo", "uid": "uid-policy", "generation": 2},
+            "spec": spec,
+            "status": {"conditions": conditions},
+        }
+    )
+    patch = kopf.Patch()
+    reconcile_scaling_policy(
+        body=body,
+        spec=body.spec,
+        namespace="demo",
+        patch=patch,
+        deployments={("Deployment", "demo", "web"): [WEB]},
+        statefulsets={},
+        horizontal_autoscalers={},
+        vertical_autoscalers={},
+        budgets={},
+        cost_policies={},
+    )
+    return dict(patch.status)
+
+
+def test_a_predictive_condition_is_gone_once_spec_horizontal_is_removed() -> None:
+    before = [
+        condition("Ready", "True", "Evaluated"),
+        condition("TargetFound", "True", "TargetFound"),
+        condition("Predictive", "True", "Steering"),
+        condition("MetricsAvailable", "True", "MetricsRead"),
+        condition("BudgetLimited", "False", "NotLimited"),
+    ]
+    status = reconcile({"targetRef": {"kind": "Deployment", "name": "web"}}, before)
+    types = [c["type"] for c in status["conditions"]]
+    assert "Predictive" not in types
+    assert "MetricsAvailable" not in types
+    assert "BudgetLimited" not in types
+    assert types == ["Ready", "ContainersFound", "TargetFound"]
+    assert status["currentReplicas"] == 3
+
+
+def test_a_condition_another_controller_owns_is_left_alone() -> None:
+    before = [condition("Ready", "True", "Evaluated"), condition("example.com/Audited", "True", "Audited")]
+    status = reconcile({"targetRef": {"kind": "Deployment", "name": "web"}}, before)
+    assert "example.com/Audited" in [c["type"] for c in status["conditions"]]
+
+
+def test_a_missing_target_says_so_and_keeps_waiting() -> None:
+    spec = {
+        "targetRef": {"kind": "Deployment", "name": "gone"},
+        "horizontal": {"minReplicas": 1, "maxReplicas": 3},
+    }
+    status = reconcile(spec, [condition("Predictive", "True", "Steering")])
+    by_type = {c["type"]: c for c in status["conditions"]}
+    assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "TargetNotFound")
+    assert "Predictive" not in by_type
