@@ -15,8 +15,7 @@ from kubernetes.client import ApiException
 
 from thrifty.actuators.workload_replicas import scale_workload
 from thrifty.api.common import rfc3339
-from thrifty.api.condition_types import PolicyCondition, PolicyReason
-from thrifty.api.conditions import Observation
+from thrifty.api.condition_types import PolicyCondition
 from thrifty.api.scaling_policy import (
     Forecast,
     Horizontal,
@@ -27,7 +26,7 @@ from thrifty.api.scaling_policy import (
     Utilization,
 )
 from thrifty.engine.budget_caps import ReplicaCap
-from thrifty.engine.conflicts import OtherAutoscaler, conflict_conditions, horizontal_conflicts
+from thrifty.engine.conflicts import OtherAutoscaler, horizontal_conflicts
 from thrifty.engine.horizontal import HorizontalState
 from thrifty.engine.policy_replicas import (
     HorizontalOutcome,
@@ -41,6 +40,7 @@ from thrifty.engine.scaling_history import history_from, state_from
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.scaling_policy.forecast_models import metric_forecasts
 from thrifty.handlers.scaling_policy.policy_reads import namespace_load, query_value
+from thrifty.handlers.scaling_policy.step_conclusions import metrics_unavailable, step_start
 from thrifty.handlers.status_writer import Conclusions, record_change
 from thrifty.sources.prometheus_http import MetricsUnavailableError
 
@@ -71,8 +71,7 @@ def horizontal_step(
     now: datetime,
 ) -> HorizontalResult:
     conflicts = horizontal_conflicts(others)
-    conflict, not_ready = conflict_conditions(conflicts, policy.mode)
-    result = HorizontalResult(Conclusions(informational=[conflict], not_ready=not_ready))
+    result = HorizontalResult(step_start(conflicts, policy.mode))
     try:
         load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
         values = {
@@ -84,15 +83,8 @@ def horizontal_step(
         if horizontal.predictive.enabled:
             forecasts = metric_forecasts(str(body.metadata.uid), horizontal, workload, now.timestamp())
     except MetricsUnavailableError as err:
-        result.conditions.prerequisites.append(
-            Observation(
-                PolicyCondition.METRICS_AVAILABLE,
-                "False",
-                PolicyReason.PROMETHEUS_UNAVAILABLE,
-                f"{err}; replicas are left as they are and nothing is scaled down",
-            )
-        )
-        result.conditions.kept.add(PolicyCondition.PREDICTIVE)
+        consequence = "replicas are left as they are and nothing is scaled down"
+        metrics_unavailable(result.conditions, err, consequence, PolicyCondition.PREDICTIVE)
         return result
     readings = readings_for(horizontal, workload, load, values)
     result.conditions.prerequisites.append(metrics_observation(readings))

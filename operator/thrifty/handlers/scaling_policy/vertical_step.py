@@ -12,7 +12,6 @@ from kubernetes.client import ApiException
 from thrifty.actuators.workload_resources import patch_container_resources
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import PolicyCondition, PolicyReason
-from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import (
     ContainerRecommendation,
     Cost,
@@ -22,7 +21,7 @@ from thrifty.api.scaling_policy import (
     Summary,
     Vertical,
 )
-from thrifty.engine.conflicts import OtherAutoscaler, conflict_conditions, vertical_conflicts
+from thrifty.engine.conflicts import OtherAutoscaler, vertical_conflicts
 from thrifty.engine.cost import PriceBook
 from thrifty.engine.policy_requests import (
     RESIZE_ACTION,
@@ -35,6 +34,7 @@ from thrifty.engine.policy_requests import (
 from thrifty.engine.workload_prices import Prices
 from thrifty.engine.workload_records import ContainerHistory, Workload
 from thrifty.handlers.scaling_policy.policy_reads import namespace_usage, pod_nodes
+from thrifty.handlers.scaling_policy.step_conclusions import metrics_unavailable, step_start
 from thrifty.handlers.status_writer import Conclusions, record_change
 from thrifty.sources.prometheus_http import MetricsUnavailableError
 
@@ -66,20 +66,12 @@ def vertical_step(
     now: datetime,
 ) -> VerticalResult:
     conflicts = vertical_conflicts(others)
-    conflict, not_ready = conflict_conditions(conflicts, policy.mode)
-    result = VerticalResult(Conclusions(informational=[conflict], not_ready=not_ready))
+    result = VerticalResult(step_start(conflicts, policy.mode))
     try:
         usage = namespace_usage(workload.namespace, vertical.history_hours)
     except MetricsUnavailableError as err:
-        result.conditions.prerequisites.append(
-            Observation(
-                PolicyCondition.METRICS_AVAILABLE,
-                "False",
-                PolicyReason.PROMETHEUS_UNAVAILABLE,
-                f"{err}; the last recommendation is kept and nothing is changed",
-            )
-        )
-        result.conditions.kept.add(PolicyCondition.RECOMMENDATION)
+        consequence = "the last recommendation is kept and nothing is changed"
+        metrics_unavailable(result.conditions, err, consequence, PolicyCondition.RECOMMENDATION)
         return result
     histories = list(usage.workload(workload.kind, workload.name))
     result.conditions.prerequisites.append(history_observation(histories, usage.notes))
