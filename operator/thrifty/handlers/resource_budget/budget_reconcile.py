@@ -87,14 +87,7 @@ def reconcile_resource_budget(
     labels = {ns: first(indexes["namespace_labels"], ns) or {} for ns in indexes["namespace_labels"]}
     namespaces = resolve_namespaces(budget.scope, labels)
     conclusions = Conclusions(prerequisites=[_webhook_ready(budget)])
-    desired = status.model_copy(
-        update={
-            "period_start": period_start,
-            "period_end": rfc3339(datetime.fromtimestamp(end, UTC)),
-            "namespaces": list(namespaces),
-            "fired_thresholds": fired,
-        }
-    )
+    period_end = rfc3339(datetime.fromtimestamp(end, UTC))
 
     def in_scope(namespace: str, kind: str, workload: str) -> bool:
         selector = budget.scope.workload_selector
@@ -116,8 +109,23 @@ def reconcile_resource_budget(
             )
         )  # fmt: skip
         conclusions.kept |= _KEPT_WHILE_STALE
-        enforcement = status.enforcement and status.enforcement.model_copy(update={"workloads": []})
-        desired = desired.model_copy(update={"stale": True, "enforcement": enforcement})
+        held = status.enforcement
+        desired = ResourceBudgetStatus(
+            period_start=period_start,
+            period_end=period_end,
+            spent=status.spent,
+            forecast=status.forecast,
+            forecast_method=status.forecast_method,
+            utilization_percent=status.utilization_percent,
+            remaining=status.remaining,
+            fired_thresholds=fired,
+            state=status.state,
+            data_as_of=status.data_as_of,
+            stale=True,
+            namespaces=list(namespaces),
+            # Still holding scale-ups, but asking nothing to scale down on missing data.
+            enforcement=None if held is None else EnforcementStatus(active=held.active, reason=held.reason),
+        )
         publish_metrics(name, budget, desired, stale=True)
         _publish(body, patch, budget, desired, conclusions)
         return
@@ -132,25 +140,24 @@ def reconcile_resource_budget(
     stale = spend.stale_at(now)
     decision = enforcement_decision(budget.enforcement, spent, forecast.total, budget.amount)
     workloads = scale_down_workloads(spend, namespaces, in_scope, indexes) if decision.scale_down else []
-    desired = desired.model_copy(
-        update={
-            "spent": round(spent, 4),
-            "forecast": round(forecast.total, 4),
-            "forecast_method": forecast.method,
-            "utilization_percent": round(utilization, 1) if math.isfinite(utilization) else None,
-            "remaining": round(budget.amount - spent, 4),
-            "fired_thresholds": sorted(fired, key=lambda f: f.percent),
-            "state": budget_state(spent, forecast.total, budget.amount, {f.percent for f in fired}),
-            "data_as_of": None
-            if spend.data_as_of is None
-            else rfc3339(datetime.fromtimestamp(spend.data_as_of, UTC)),
-            "stale": stale,
-            "enforcement": EnforcementStatus(
-                active=decision.block_scale_up or decision.scale_down,
-                reason=decision.reason,
-                workloads=workloads,
-            ),
-        }
+    desired = ResourceBudgetStatus(
+        period_start=period_start,
+        period_end=period_end,
+        spent=round(spent, 4),
+        forecast=round(forecast.total, 4),
+        forecast_method=forecast.method,
+        utilization_percent=round(utilization, 1) if math.isfinite(utilization) else None,
+        remaining=round(budget.amount - spent, 4),
+        fired_thresholds=sorted(fired, key=lambda f: f.percent),
+        state=budget_state(spent, forecast.total, budget.amount, {f.percent for f in fired}),
+        data_as_of=None
+        if spend.data_as_of is None
+        else rfc3339(datetime.fromtimestamp(spend.data_as_of, UTC)),
+        stale=stale,
+        namespaces=list(namespaces),
+        enforcement=EnforcementStatus(
+            active=decision.block_scale_up or decision.scale_down, reason=decision.reason, workloads=workloads
+        ),
     )
     anomaly = spend_anomaly(spend, budget.period_start.time_zone, now)
     alerts.anomaly(anomaly, status)
