@@ -12,7 +12,7 @@ from thrifty.engine.horizontal import HorizontalState, MetricReading, Recommenda
 from thrifty.engine.policy_replicas import MetricForecast, decide_replicas, readings_for, settings_from
 from thrifty.engine.predictive import ForecastFloor
 from thrifty.engine.scaling_history import history_from, state_from
-from thrifty.engine.workload_records import TemplateContainer, Workload, WorkloadLoad
+from thrifty.engine.workload_records import QueryAnswer, TemplateContainer, Workload, WorkloadLoad
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a Thursday
 
@@ -54,7 +54,7 @@ def test_a_query_metric_is_divided_by_its_target_per_replica_and_the_replicas() 
     policy = horizontal(
         metrics=[{"type": "Prometheus", "query": "sum(rate(x[1m]))", "targetPerReplica": 100}]
     )
-    result = readings_for(policy, workload(replicas=4), None, {"query": 600.0})
+    result = readings_for(policy, workload(replicas=4), None, {"query": QueryAnswer(600.0)})
     assert result.readings == (MetricReading("query", 1.5),)
     assert decide_replicas(policy, 4, result.readings, HorizontalState(), T0).decision.replicas == 6
 

@@ -97,3 +97,58 @@ def test_a_missing_target_says_so_and_keeps_waiting() -> None:
     by_type = {c["type"]: c for c in status["conditions"]}
     assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "TargetNotFound")
     assert "Predictive" not in by_type
+
+
+def test_an_unknown_time_zone_stalls_the_policy_with_the_field_named() -> None:
+    spec = {
+        "targetRef": {"kind": "Deployment", "name": "web"},
+        "horizontal": {
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "schedules": [
+                {"name": "night", "timeZone": "Mars/Olympus_Mons", "start": "20:00", "end": "06:00"}
+            ],
+        },
+    }
+    before = [condition("Ready", "True", "Evaluated"), condition("Predictive", "True", "Steering")]
+    status = reconcile(spec, before)
+    by_type = {c["type"]: c for c in status["conditions"]}
+    assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "InvalidSpec")
+    assert (by_type["Stalled"]["status"], by_type["Stalled"]["reason"]) == ("True", "InvalidSpec")
+    assert (
+        "spec.horizontal.schedules[0].timeZone: unknown time zone 'Mars/Olympus_Mons'"
+        in by_type["Ready"]["message"]
+    )
+    # What status showed before stays until the spec is fixed.
+    assert by_type["Predictive"]["reason"] == "Steering"
+
+
+def test_an_exception_in_a_reconcile_ends_in_status_not_only_in_the_log() -> None:
+    # A workload index entry of the wrong type is what no check foresees: the reconcile fails.
+    body = kopf.Body(
+        {
+            "apiVersion": "thrifty.dev/v1alpha1",
+            "kind": "ScalingPolicy",
+            "metadata": {"name": "web", "namespace": "demo", "uid": "uid-policy", "generation": 2},
+            "spec": {"targetRef": {"kind": "Deployment", "name": "web"}},
+            "status": {"conditions": [condition("Predictive", "True", "Steering")]},
+        }
+    )
+    patch = kopf.Patch()
+    reconcile_scaling_policy(
+        body=body,
+        spec=body.spec,
+        namespace="demo",
+        patch=patch,
+        deployments=None,
+        statefulsets={},
+        horizontal_autoscalers={},
+        vertical_autoscalers={},
+        budgets={},
+        cost_policies={},
+    )
+    by_type = {c["type"]: c for c in patch.status["conditions"]}
+    assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "ReconcileError")
+    assert by_type["Stalled"]["status"] == "True"
+    assert "AttributeError" in by_type["Ready"]["message"]
+    assert by_type["Predictive"]["reason"] == "Steering"

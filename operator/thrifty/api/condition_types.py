@@ -12,8 +12,11 @@ from thrifty.api.conditions import ConditionSet
 
 __all__ = [
     "COST_POLICY_CONDITIONS",
+    "INVALID_SPEC",
+    "RECONCILE_ERROR",
     "RESOURCE_BUDGET_CONDITIONS",
     "SCALING_POLICY_CONDITIONS",
+    "STALLED",
     "BudgetCondition",
     "BudgetReason",
     "CostPolicyCondition",
@@ -23,9 +26,15 @@ __all__ = [
 ]
 
 
+STALLED: Final = "Stalled"  # every kind: the reconcile cannot go on (Flux's and kstatus' word)
+INVALID_SPEC: Final = "InvalidSpec"
+RECONCILE_ERROR: Final = "ReconcileError"
+
+
 class PolicyCondition:
     """ScalingPolicy's condition types."""
 
+    STALLED: Final = STALLED
     TARGET_FOUND: Final = "TargetFound"
     CONTAINERS_FOUND: Final = "ContainersFound"
     METRICS_AVAILABLE: Final = "MetricsAvailable"
@@ -48,6 +57,17 @@ class PolicyReason:
     PARTIAL_DATA: Final = "PartialData"
     METRICS_READ: Final = "MetricsRead"
     HISTORY_READ: Final = "HistoryRead"
+    INVALID_QUERY: Final = "InvalidQuery"
+    QUERY_RETURNED_NOTHING: Final = "QueryReturnedNothing"
+    QUERY_RETURNED_SEVERAL_SERIES: Final = "QueryReturnedSeveralSeries"
+    QUERY_RETURNED_NAN: Final = "QueryReturnedNaN"
+    QUERY_RETURNED_INFINITY: Final = "QueryReturnedInfinity"
+    QUERY_RETURNED_NEGATIVE: Final = "QueryReturnedNegative"
+    QUERY_RETURNED_SCALAR: Final = "QueryReturnedScalar"
+    QUERY_RETURNED_STRING: Final = "QueryReturnedString"
+    QUERY_RETURNED_RANGE_VECTOR: Final = "QueryReturnedRangeVector"
+    QUERY_OUTSIDE_NAMESPACE: Final = "QueryOutsideNamespace"
+    NO_REQUEST: Final = "NoRequest"
     NO_CONFLICT: Final = "NoConflict"
     CONFLICT: Final = "Conflict"
     RECOMMENDED: Final = "Recommended"
@@ -64,6 +84,7 @@ class PolicyReason:
 class BudgetCondition:
     """ResourceBudget's condition types."""
 
+    STALLED: Final = STALLED
     WEBHOOK_READY: Final = "WebhookReady"
     SPEND_KNOWN: Final = "SpendKnown"
     FORECAST_OVERRUN: Final = "ForecastOverrun"
@@ -91,12 +112,14 @@ class BudgetReason:
     THRESHOLD_REACHED: Final = "ThresholdReached"
     NO_THRESHOLD_REACHED: Final = "NoThresholdReached"
     NO_ANOMALY: Final = "NoAnomaly"
+    NON_FINITE_SPEND: Final = "NonFiniteSpend"
     SPEND_PREFIX: Final = "Spend"
 
 
 class CostPolicyCondition:
     """CostPolicy's condition types."""
 
+    STALLED: Final = STALLED
     IN_USE: Final = "InUse"
 
 

@@ -27,12 +27,13 @@ from thrifty.engine.horizontal import (
 from thrifty.engine.predictive import ForecastFloor, steering_settings
 from thrifty.engine.scaling_history import stamp
 from thrifty.engine.schedules import ScheduleWindow, active_bounds
-from thrifty.engine.workload_records import Resource, Workload, WorkloadLoad
+from thrifty.engine.workload_records import QueryAnswer, Resource, Workload, WorkloadLoad
 
 __all__ = [
     "DEFAULT_METRICS",
     "HorizontalOutcome",
     "MetricForecast",
+    "MissingReading",
     "Readings",
     "decide_replicas",
     "metrics_observation",
@@ -85,69 +86,106 @@ def windows_from(horizontal: Horizontal) -> list[ScheduleWindow]:
 
 
 @dataclass(frozen=True)
+class MissingReading:
+    """Why one metric gives no reading (or only an upward one) this round."""
+
+    reason: str  # a PolicyReason, shown in MetricsAvailable
+    note: str
+
+
+@dataclass(frozen=True)
 class Readings:
     readings: tuple[MetricReading, ...]
     utilization: Utilization
-    notes: tuple[str, ...]  # why a reading is missing
+    missing: tuple[MissingReading, ...]  # one per metric without a full reading
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(m.note for m in self.missing)
 
 
 def readings_for(
     horizontal: Horizontal,
     workload: Workload,
     load: WorkloadLoad | None,
-    query_values: Mapping[str, float | None],
+    query_answers: Mapping[str, QueryAnswer],
 ) -> Readings:
     """usage/target per metric: utilization over the pods with a sample, as the HPA averages it; a
-    query's value over (targetPerReplica x replicas)."""
+    query's value over (targetPerReplica x replicas).
+
+    A CPU reading that covers fewer pods than it is divided by (pods without samples yet, or
+    Prometheus back from a restart) may scale up, as the HPA counts such pods at 0%, but never down:
+    what the missing pods use is unknown."""
     readings: list[MetricReading] = []
-    notes: list[str] = []
+    missing: list[MissingReading] = []
     percent: dict[str, float] = {}
     for name, metric in named_metrics(horizontal):
         ratio: float | None = None
         if metric.type == "Prometheus":
-            value = query_values.get(name)
+            answer = query_answers.get(name) or QueryAnswer(
+                None, PolicyReason.QUERY_RETURNED_NOTHING, "no answer"
+            )
             target = metric.target_per_replica or 1.0
             current = workload.desired_replicas
-            if value is None:
-                notes.append(f"{name}: the query returned no value")
+            if answer.value is None:
+                missing.append(
+                    MissingReading(answer.problem or PolicyReason.NO_DATA, f"{name}: {answer.detail}")
+                )
             else:
-                ratio = value / target if current == 0 else value / (target * current)
+                ratio = answer.value / target if current == 0 else answer.value / (target * current)
         else:
             resource: Resource = "cpu" if name == "cpu" else "memory"
             request = workload.pod_request(resource)
             used, pods = _used(load, resource)
-            if resource == "cpu" and pods and workload.replicas:
-                # The window's load is spread over the pods there are now, as the next window's will be.
-                pods = workload.replicas
+            divided_by = workload.replicas if resource == "cpu" and pods and workload.replicas else pods
             if request is None:
-                notes.append(f"{resource}: every container needs a {resource} request to compute utilization")
+                missing.append(
+                    MissingReading(
+                        PolicyReason.NO_REQUEST,
+                        f"{resource}: every container needs a {resource} request to compute utilization",
+                    )
+                )
             elif pods == 0 or not math.isfinite(used):
-                notes.append(f"{resource}: Prometheus has no usage sample for the workload's pods now")
+                missing.append(
+                    MissingReading(
+                        PolicyReason.NO_DATA,
+                        f"{resource}: Prometheus has no usage sample for the workload's pods now",
+                    )
+                )
             else:
-                percent[resource] = 100.0 * used / (pods * request)
+                # The window's load is spread over the pods there are now, as the next window's will be.
+                percent[resource] = 100.0 * used / (divided_by * request)
                 ratio = percent[resource] / float(metric.target_utilization or 100)
+                if pods < divided_by and ratio < 1.0:
+                    missing.append(
+                        MissingReading(
+                            PolicyReason.PARTIAL_DATA,
+                            f"{resource}: samples from {pods} of {divided_by} pods; "
+                            "no scale-down on a partial reading",
+                        )
+                    )
+                    ratio = None
         readings.append(MetricReading(name, ratio))
     utilization = Utilization(
         cpu_percent=_rounded(percent.get("cpu")), memory_percent=_rounded(percent.get("memory"))
     )
-    return Readings(tuple(readings), utilization, tuple(notes))
+    return Readings(tuple(readings), utilization, tuple(missing))
 
 
 def metrics_observation(readings: Readings) -> Observation:
-    """MetricsAvailable for horizontal scaling: every metric read, some missing, or none."""
-    kind, notes = PolicyCondition.METRICS_AVAILABLE, readings.notes
-    if len(notes) == len(readings.readings):
-        return Observation(
-            kind, "False", PolicyReason.NO_DATA, "; ".join(notes) + "; replicas are left as they are"
-        )
-    if notes:
-        return Observation(
-            kind,
-            "True",
-            PolicyReason.PARTIAL_DATA,
-            "; ".join(notes) + "; no scale-down while a metric is missing",
-        )
-    return Observation(kind, "True", PolicyReason.METRICS_READ, "every metric has a value now")
+    """MetricsAvailable for horizontal scaling: every metric read, some missing, or none. A single
+    missing metric gives its own reason; several give PartialData, or the first one's reason when
+    none is left to scale on."""
+    kind, missing = PolicyCondition.METRICS_AVAILABLE, readings.missing
+    notes = "; ".join(readings.notes)
+    usable = sum(r.usage_ratio is not None for r in readings.readings)
+    if not missing:
+        return Observation(kind, "True", PolicyReason.METRICS_READ, "every metric has a value now")
+    unknown = [m for m in missing if m.reason != PolicyReason.PARTIAL_DATA]
+    if usable == 0 and unknown:
+        return Observation(kind, "False", unknown[0].reason, f"{notes}; replicas are left as they are")
+    reason = missing[0].reason if len(missing) == 1 else PolicyReason.PARTIAL_DATA
+    return Observation(kind, "True", reason, f"{notes}; no scale-down while a metric is missing")
 
 
 def _used(load: WorkloadLoad | None, resource: str) -> tuple[float, int]:

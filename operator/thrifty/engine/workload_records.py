@@ -19,6 +19,7 @@ __all__ = [
     "DemandHistory",
     "NamespaceLoad",
     "NamespaceUsage",
+    "QueryAnswer",
     "Resource",
     "TemplateContainer",
     "Workload",
@@ -147,3 +148,16 @@ class DemandHistory:
     times: FloatArray
     values: FloatArray
     step_seconds: int
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """A policy's own PromQL metric now: one finite, non-negative value, or why there is none.
+
+    ``problem`` is the reason a user reads in ``MetricsAvailable`` (``QueryReturnedSeveralSeries``,
+    ``QueryReturnedNaN``, ...); ``detail`` says it in a sentence.
+    """
+
+    value: float | None
+    problem: str | None = None
+    detail: str = ""

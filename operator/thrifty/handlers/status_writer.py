@@ -7,7 +7,10 @@ is what makes a restart of the operator free of side effects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import logging
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +18,13 @@ from typing import Any
 import kopf
 
 from thrifty.api.common import ApiModel, Condition
+from thrifty.api.condition_types import RECONCILE_ERROR, STALLED
 from thrifty.api.conditions import READY, ConditionSet, Observation, merge_conditions, ready_from
 
-__all__ = ["Conclusions", "publish", "record_change"]
+__all__ = ["Conclusions", "publish", "reconcile_guard", "record_change", "stalled"]
+
+log = logging.getLogger(__name__)
+Handler = Callable[..., None]
 
 
 @dataclass
@@ -36,6 +43,15 @@ class Conclusions:
         self.informational += other.informational
         self.not_ready = self.not_ready or other.not_ready
         self.kept |= other.kept
+
+
+def stalled(reason: str, message: str) -> Conclusions:
+    """The reconcile cannot go on until something changes (the spec, or what it names): Stalled=True
+    and Ready=False with the same reason."""
+    return Conclusions(
+        informational=[Observation(STALLED, "True", reason, message)],
+        not_ready=Observation(READY, "False", reason, message),
+    )
 
 
 def _combined(observations: list[Observation]) -> list[Observation]:
@@ -81,7 +97,9 @@ def publish(
     owned.check(observed)
     generation = body.metadata.get("generation")
     conditions = merge_conditions(existing, observed, generation, datetime.now(UTC), owned.types)
-    wire = desired.model_copy(update={"observed_generation": generation, "conditions": conditions}).to_wire()
+    wire = without_non_finite(
+        desired.model_copy(update={"observed_generation": generation, "conditions": conditions}).to_wire()
+    )
     for key, value in wire.items():
         if current_raw.get(key) != value:
             patch.status[key] = value
@@ -103,3 +121,46 @@ def record_change(
         reason=reason,
         message=f"by ScalingPolicy {body.metadata.name}: {by_policy}",
     )
+
+
+def without_non_finite(value: Any) -> Any:
+    """The status with every non-finite number left out: JSON has no NaN or infinity, and the API
+    server refuses a whole patch that carries one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {
+            k: v for k, item in value.items() if (v := without_non_finite(item)) is not None or item is None
+        }
+    if isinstance(value, list):
+        return [without_non_finite(item) for item in value]
+    return value
+
+
+def reconcile_guard(owned: ConditionSet, status_model: type[ApiModel]) -> Callable[[Handler], Handler]:
+    """Every exception a reconcile raises ends in status (Stalled=True, Ready=False, reason
+    ReconcileError, the error in the message) and one log line, never in a traceback that retries
+    forever with nothing shown in `kubectl get`. The status keeps everything else as it was; the
+    next round tries again."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def guarded(*args: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+            try:
+                handler(*args, body=body, patch=patch, **kwargs)
+            # Whatever nothing else caught: a bug, or input no check foresaw.
+            except Exception as error:
+                message = f"{type(error).__name__}: {error}"
+                log.error("%s %s: reconcile failed: %s", owned.kind, body.metadata.name, message)
+                log.debug("reconcile failure", exc_info=True)
+                patch.pop("status", None)
+                conclusions = stalled(
+                    RECONCILE_ERROR, f"the operator could not evaluate this object: {message}"
+                )
+                conclusions.kept |= set(owned.types)
+                desired = status_model.model_validate(body.get("status") or {})
+                publish(body, patch, owned, desired, conclusions, ready=(RECONCILE_ERROR, message))
+
+        return guarded
+
+    return wrap

@@ -48,6 +48,15 @@ class MetricsUnavailableError(RuntimeError):
         self.cause = cause
 
 
+class QueryRejectedError(MetricsUnavailableError):
+    """Prometheus answered and refused the query itself (HTTP 400 bad_data or 422 execution error):
+    for a query a user wrote, that is the user's to fix, not an outage."""
+
+
+_STATUS_CODE = re.compile(r"HTTP Status Code (\d+)")
+_REJECTED = frozenset({400, 422})
+
+
 class BearerTokenFile(requests.auth.AuthBase):
     """Reads the token on every request: projected service-account tokens rotate under a running pod."""
 
@@ -122,6 +131,11 @@ class QueryRunner:
         except requests.RequestException as error:  # retries exhausted on 429/5xx, bad JSON, ...
             raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
         except PrometheusApiClientException as error:  # any other non-200 answer
+            code = _STATUS_CODE.search(str(error))
+            if code and int(code.group(1)) in _REJECTED:
+                raise QueryRejectedError(
+                    url, "QueryRejected", f"{metric} query: {_api_error(error)}"
+                ) from error
             raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
         if not isinstance(result, list):
             raise MetricsUnavailableError(
@@ -138,3 +152,9 @@ def _root_cause(error: Exception) -> str:
     if errno:
         return errno.group(0)
     return re.sub(r"url: \S+", "url: (query)", text)[:300]
+
+
+def _api_error(error: Exception) -> str:
+    """Prometheus' own error text out of the client's message (which quotes the whole JSON body)."""
+    found = re.search(r'"error":"((?:[^"\\]|\\.)*)"', str(error))
+    return found.group(1).replace('\\"', '"') if found else str(error)[:300]

@@ -12,14 +12,23 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 
-from thrifty.engine.workload_records import DemandHistory, NamespaceLoad, Resource, WorkloadLoad, WorkloadRef
+from thrifty.engine.query_answers import ResultType, judge_query_answer, rejected_query
+from thrifty.engine.workload_records import (
+    DemandHistory,
+    NamespaceLoad,
+    QueryAnswer,
+    Resource,
+    WorkloadLoad,
+    WorkloadRef,
+)
 from thrifty.settings import PrometheusSettings
-from thrifty.sources.prometheus_http import QueryRunner, RawSeries
+from thrifty.sources.prometheus_http import QueryRejectedError, QueryRunner, RawSeries
 from thrifty.sources.promql import NamespaceQueries, choose_step, escape_label_value
 from thrifty.sources.usage import TimeGrid
 
@@ -111,13 +120,28 @@ def read_namespace_demand(
 
 def read_query_value(
     client: PrometheusConnect, settings: PrometheusSettings, query: str, at: int
-) -> float | None:
-    """A policy's PromQL metric now: the sum of what it returns, None when it returns nothing."""
+) -> QueryAnswer:
+    """A policy's PromQL metric now, judged by the engine: one series' value, or why there is none.
+    Raises MetricsUnavailableError when Prometheus cannot answer at all."""
     runner = QueryRunner(client, settings.timeout_seconds)
-    answer = runner.instant("policy_metric", query, at)
-    values = [float(item["value"][1]) for item in answer]
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) if finite else None
+    try:
+        answer = runner.instant("policy_metric", query, at)
+    except QueryRejectedError as err:
+        return rejected_query(err.cause.split(": ", 1)[-1])
+    return judge_query_answer(*_shape(answer))
+
+
+def _shape(answer: list[Any]) -> tuple[ResultType, list[float]]:
+    """The result type and values of an instant query's ``data.result``: a list of series for a
+    vector (or a matrix, whose series carry ``values``), a ``[time, "value"]`` pair otherwise."""
+    if answer and not isinstance(answer[0], dict):
+        try:
+            return "scalar", [float(answer[1])]
+        except (IndexError, TypeError, ValueError):
+            return "string", []
+    if any("values" in series for series in answer):
+        return "matrix", []
+    return "vector", [float(series["value"][1]) for series in answer]
 
 
 def read_query_history(

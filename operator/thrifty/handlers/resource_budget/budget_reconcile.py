@@ -21,7 +21,12 @@ import kopf
 
 from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
-from thrifty.api.condition_types import RESOURCE_BUDGET_CONDITIONS, BudgetCondition, BudgetReason
+from thrifty.api.condition_types import (
+    INVALID_SPEC,
+    RESOURCE_BUDGET_CONDITIONS,
+    BudgetCondition,
+    BudgetReason,
+)
 from thrifty.api.conditions import Observation
 from thrifty.api.resource_budget import (
     EnforcementStatus,
@@ -45,13 +50,14 @@ from thrifty.engine.budget_status import (
     spend_known,
     webhook_condition,
 )
+from thrifty.engine.spec_checks import budget_spec_problems
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.handlers.cluster_indexes import cost_policy_specs, find_workload, first
 from thrifty.handlers.resource_budget.budget_alerts import Alerts
 from thrifty.handlers.resource_budget.budget_metrics import publish_metrics
 from thrifty.handlers.resource_budget.scale_down import scale_down_workloads
 from thrifty.handlers.resource_budget.spend_reads import budget_spend
-from thrifty.handlers.status_writer import Conclusions, publish
+from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard, stalled
 from thrifty.settings import RESYNC_SECONDS
 from thrifty.sources.kube import secret_has_key
 from thrifty.sources.prometheus_http import MetricsUnavailableError
@@ -72,11 +78,18 @@ _KEPT_WHILE_STALE = {
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@reconcile_guard(RESOURCE_BUDGET_CONDITIONS, ResourceBudgetStatus)
 def reconcile_resource_budget(
     body: kopf.Body, spec: kopf.Spec, name: str, patch: kopf.Patch, **indexes: Any
 ) -> None:
     budget = ResourceBudgetSpec.model_validate(dict(spec))
     status = ResourceBudgetStatus.model_validate(body.get("status") or {})
+    problems = budget_spec_problems(budget)
+    if problems:
+        conclusions = stalled(INVALID_SPEC, "; ".join(problems))
+        conclusions.kept |= set(RESOURCE_BUDGET_CONDITIONS.types)
+        _publish(body, patch, budget, status, conclusions)
+        return
     now = datetime.now(UTC).timestamp()
     start, end = period_bounds(
         now, budget.period, budget.period_start.time_zone, budget.period_start.day_of_month,
@@ -98,41 +111,33 @@ def reconcile_resource_budget(
 
     alerts = Alerts(body, name, budget)
     book = active_price_book(cost_policy_specs(indexes))
+    unknown = None
     try:
         spend = budget_spend(name, namespaces, in_scope, start, book)
     except MetricsUnavailableError as err:
-        conclusions.prerequisites.append(
-            Observation(
-                BudgetCondition.SPEND_KNOWN, "False", BudgetReason.PROMETHEUS_UNAVAILABLE,
-                f"{err}; the last numbers are kept (data as of {status.data_as_of or 'never'}) and no "
-                "workload is scaled down",
-            )
+        unknown = Observation(
+            BudgetCondition.SPEND_KNOWN, "False", BudgetReason.PROMETHEUS_UNAVAILABLE,
+            f"{err}; the last numbers are kept (data as of {status.data_as_of or 'never'}) and no "
+            "workload is scaled down",
         )  # fmt: skip
-        conclusions.kept |= _KEPT_WHILE_STALE
-        held = status.enforcement
-        desired = ResourceBudgetStatus(
-            period_start=period_start,
-            period_end=period_end,
-            spent=status.spent,
-            forecast=status.forecast,
-            forecast_method=status.forecast_method,
-            utilization_percent=status.utilization_percent,
-            remaining=status.remaining,
-            fired_thresholds=fired,
-            state=status.state,
-            data_as_of=status.data_as_of,
-            stale=True,
-            namespaces=list(namespaces),
-            # Still holding scale-ups, but asking nothing to scale down on missing data.
-            enforcement=None if held is None else EnforcementStatus(active=held.active, reason=held.reason),
+    else:
+        spent = spend.spent_between(start, now)
+        forecast = forecast_end_of_period(
+            spend.times, spend.step_spend, start, end, now, step_seconds=spend.step_seconds
         )
+        if not (math.isfinite(spent) and math.isfinite(forecast.total)):
+            unknown = Observation(
+                BudgetCondition.SPEND_KNOWN, "False", BudgetReason.NON_FINITE_SPEND,
+                f"spend came out as {spent} (forecast {forecast.total}): check the CostPolicy's prices; "
+                "the last numbers are kept and no threshold fires",
+            )  # fmt: skip
+    if unknown is not None:
+        conclusions.prerequisites.append(unknown)
+        conclusions.kept |= _KEPT_WHILE_STALE
+        desired = _last_numbers(status, period_start, period_end, fired, namespaces)
         publish_metrics(name, budget, desired, stale=True)
         _publish(body, patch, budget, desired, conclusions)
         return
-    spent = spend.spent_between(start, now)
-    forecast = forecast_end_of_period(
-        spend.times, spend.step_spend, start, end, now, step_seconds=spend.step_seconds
-    )
     utilization = utilization_percent(spent, budget.amount)
     for percent in thresholds_to_fire(budget.thresholds, utilization, {f.percent for f in fired}):
         fired.append(FiredThreshold(percent=percent, fired_at=rfc3339(datetime.fromtimestamp(now, UTC))))
@@ -168,6 +173,33 @@ def reconcile_resource_budget(
     ]
     publish_metrics(name, budget, desired, stale)
     _publish(body, patch, budget, desired, conclusions)
+
+
+def _last_numbers(
+    status: ResourceBudgetStatus,
+    period_start: str,
+    period_end: str,
+    fired: list[FiredThreshold],
+    namespaces: tuple[str, ...],
+) -> ResourceBudgetStatus:
+    """The numbers of the last round that had them, marked stale."""
+    held = status.enforcement
+    return ResourceBudgetStatus(
+        period_start=period_start,
+        period_end=period_end,
+        spent=status.spent,
+        forecast=status.forecast,
+        forecast_method=status.forecast_method,
+        utilization_percent=status.utilization_percent,
+        remaining=status.remaining,
+        fired_thresholds=fired,
+        state=status.state,
+        data_as_of=status.data_as_of,
+        stale=True,
+        namespaces=list(namespaces),
+        # Still holding scale-ups, but asking nothing to scale down on missing data.
+        enforcement=None if held is None else EnforcementStatus(active=held.active, reason=held.reason),
+    )
 
 
 def _webhook_ready(budget: ResourceBudgetSpec) -> Observation:

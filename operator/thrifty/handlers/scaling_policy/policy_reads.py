@@ -10,6 +10,7 @@ from thrifty.engine.workload_records import (
     DemandHistory,
     NamespaceLoad,
     NamespaceUsage,
+    QueryAnswer,
     Resource,
     WorkloadRef,
 )
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 _USAGE: RoundCache[NamespaceUsage] = RoundCache(EVALUATION_SECONDS)
 _LOAD: RoundCache[NamespaceLoad] = RoundCache(HORIZONTAL_SYNC_SECONDS)
 _DEMAND: RoundCache[dict[WorkloadRef, DemandHistory]] = RoundCache(EVALUATION_SECONDS)
-_QUERY: RoundCache[float | None] = RoundCache(HORIZONTAL_SYNC_SECONDS)
+_QUERY: RoundCache[QueryAnswer] = RoundCache(HORIZONTAL_SYNC_SECONDS)
 _QUERY_HISTORY: RoundCache[DemandHistory] = RoundCache(EVALUATION_SECONDS)
 _NODES: RoundCache[dict[str, Mapping[str, str]]] = RoundCache(EVALUATION_SECONDS)
 
@@ -93,10 +94,10 @@ def workload_demand(
     return _DEMAND.get(("demand", namespace, resource, lookback_hours), load)
 
 
-def query_value(query: str) -> float | None:
+def query_value(query: str) -> QueryAnswer:
     """A policy's PromQL metric now (identical queries of several policies are sent once)."""
 
-    def load(end: int) -> float | None:
+    def load(end: int) -> QueryAnswer:
         settings = prometheus_settings()
         return read_query_value(connect(settings), settings, query, end)
 

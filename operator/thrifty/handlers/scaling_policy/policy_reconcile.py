@@ -1,6 +1,7 @@
 """ScalingPolicy: the one reconcile of a policy, in the order its steps run.
 
-1. find the target workload (TargetFound) and the containers the spec names (ContainersFound);
+1. find the target workload (TargetFound), check what the schema cannot (Stalled, InvalidSpec) and
+   the containers the spec names (ContainersFound);
 2. the horizontal step: replicas, within schedules, the forecast and any budget's cap;
 3. the vertical step: requests, priced at the rates of the nodes the pods run on;
 4. publish status: the recommendation both steps made, conditions, and Ready.
@@ -15,16 +16,17 @@ import kopf
 
 from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
-from thrifty.api.condition_types import SCALING_POLICY_CONDITIONS, PolicyCondition, PolicyReason
+from thrifty.api.condition_types import INVALID_SPEC, SCALING_POLICY_CONDITIONS, PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import Recommendation, ScalingPolicySpec, ScalingPolicyStatus
 from thrifty.engine.budget_caps import budget_cap
+from thrifty.engine.spec_checks import policy_spec_problems
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.cluster_indexes import autoscalers_of, budget_views, cost_policy_specs, find_workload
 from thrifty.handlers.scaling_policy.horizontal_step import HorizontalResult, horizontal_step
 from thrifty.handlers.scaling_policy.vertical_step import VerticalResult, vertical_step
-from thrifty.handlers.status_writer import Conclusions, publish
+from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard, stalled
 from thrifty.settings import RESYNC_SECONDS
 
 __all__ = ["reconcile_scaling_policy"]
@@ -36,6 +38,7 @@ RESOURCE = (GROUP, VERSION, "scalingpolicies")
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@reconcile_guard(SCALING_POLICY_CONDITIONS, ScalingPolicyStatus)
 def reconcile_scaling_policy(
     body: kopf.Body, spec: kopf.Spec, namespace: str | None, patch: kopf.Patch, **indexes: Any
 ) -> None:
@@ -47,7 +50,12 @@ def reconcile_scaling_policy(
     workload = find_workload(indexes, target.kind, namespace, target.name)
     conclusions = Conclusions(prerequisites=[_target_found(target.kind, namespace, target.name, workload)])
     horizontal, vertical = HorizontalResult(), VerticalResult()
-    if workload is not None:
+    problems = policy_spec_problems(policy)
+    if problems:
+        # Nothing is decided on a spec that cannot be read; what status showed stays until it is fixed.
+        conclusions.add(stalled(INVALID_SPEC, "; ".join(problems)))
+        conclusions.kept |= set(SCALING_POLICY_CONDITIONS.types)
+    elif workload is not None:
         named = policy.vertical.containers if policy.vertical is not None else []
         conclusions.prerequisites.append(_containers_found(named, workload))
         others = autoscalers_of(indexes, target.kind, namespace, target.name)
