@@ -23,9 +23,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from operator_process import OperatorProcess, apply, condition, get, wait_for
+from sandbox_helpers import (
+    OPENCOST_COST_POLICY,
+    OPENCOST_RATES,
+    OperatorProcess,
+    apply,
+    condition,
+    get,
+    kubectl,
+    wait_for,
+)
 
-from conftest import OPENCOST_COST_POLICY, OPENCOST_RATES, kubectl
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import read_inventory

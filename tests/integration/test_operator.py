@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_process import RESYNC_SECONDS, OperatorProcess, apply, condition, get, wait_for
+from sandbox_helpers import REPO, RESYNC_SECONDS, OperatorProcess, apply, condition, get, kubectl, wait_for
 
-from conftest import REPO, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
 
 NAMESPACE = "operator-test"

@@ -29,10 +29,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from operator_process import OperatorProcess, apply, condition, get, wait_for
 from prometheus_client.parser import text_string_to_metric_families
+from sandbox_helpers import (
+    OPENCOST_COST_POLICY,
+    OPENCOST_RATES,
+    OperatorProcess,
+    apply,
+    condition,
+    eventually,
+    get,
+    kubectl,
+    parse_table,
+    wait_for,
+)
 
-from conftest import OPENCOST_COST_POLICY, OPENCOST_RATES, eventually, kubectl, parse_table
 from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
