@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from sandbox_helpers import (
     OPENCOST_RATES,
     OperatorProcess,
     apply,
+    budget_rounds_logged,
     condition,
     get,
     kubectl,
@@ -127,12 +129,17 @@ def history(sandbox: SandboxEnv) -> Iterator[History]:
     kubectl(sandbox, "delete", "namespace", NS, "--wait=false", check=False)
 
 
+EVALUATION_SECONDS = 5
+# A round's status is written after its spend is logged: three logged rounds hold two whole ones.
+RESTARTED_ROUNDS = 3
+
+
 def start_operator(sandbox: SandboxEnv, log: Path) -> OperatorProcess:
     return OperatorProcess(
         sandbox,
         log,
         extra_env={
-            "THRIFTY_EVALUATION_SECONDS": "5",
+            "THRIFTY_EVALUATION_SECONDS": str(EVALUATION_SECONDS),
             "THRIFTY_HORIZONTAL_SYNC_SECONDS": "3",
             "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
         },
@@ -150,6 +157,10 @@ def operator(
         kubectl(sandbox, "delete", "resourcebudgets", "team", "block", "--timeout=30s", check=False)
         kubectl(sandbox, "delete", "scalingpolicies", "--all", "-n", NS, "--timeout=30s", check=False)
         process.stop()
+
+
+def rounds_logged(operator: OperatorProcess, budget: str, at_least: int) -> bool:
+    return len(budget_rounds_logged(operator, budget)) >= at_least
 
 
 def budget_status(env: SandboxEnv, name: str) -> dict[str, Any]:
@@ -199,7 +210,13 @@ def test_spend_thresholds_restart_and_new_period(
     operator.stop()
     restarted = start_operator(sandbox, tmp_path / "restarted.log")
     try:
-        time.sleep(20)  # several rounds
+        # Rounds of the restarted operator, not seconds: a loaded machine may fit none in a few.
+        wait_for(
+            f"{RESTARTED_ROUNDS} rounds of the restarted operator",
+            partial(rounds_logged, restarted, "team", RESTARTED_ROUNDS),
+            RESTARTED_ROUNDS * EVALUATION_SECONDS + 120,
+            restarted,
+        )
         assert len(threshold_events(sandbox, "team")) == len(fired)
         assert [f["percent"] for f in budget_status(sandbox, "team")["firedThresholds"]] == [50, 80]
 
