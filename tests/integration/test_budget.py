@@ -12,20 +12,32 @@ example of OpenCost's documentation), so the expected spend is a closed form of 
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from operator_process import OperatorProcess, apply, condition, get, wait_for
+from sandbox_helpers import (
+    OPENCOST_COST_POLICY,
+    OPENCOST_RATES,
+    OperatorProcess,
+    apply,
+    budget_rounds_logged,
+    condition,
+    get,
+    kubectl,
+    wait_for,
+)
 
-from conftest import OPENCOST_COST_POLICY, OPENCOST_RATES, kubectl
+from budget_periods import HISTORY_HOURS, SPENT_OF_AMOUNT, first_period, new_period
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import read_inventory
@@ -36,7 +48,6 @@ pytestmark = pytest.mark.usefixtures("crds_installed")
 
 NS = f"budget-{uuid.uuid4().hex[:6]}"
 GiB = 2**30
-HISTORY_HOURS = 72
 REQUEST = (0.5, 1.0)  # cores, GiB
 USAGE = (0.2, 1.5)
 
@@ -60,7 +71,10 @@ spec:
 """
 
 
-def budget(name: str, amount: float, enforcement: str, day_of_month: int, selector: str = "") -> str:
+def budget(
+    name: str, amount: float, enforcement: str, period: Mapping[str, object], selector: str = ""
+) -> str:
+    """``period``: the spec's period and periodStart fields (budget_periods chooses them)."""
     return f"""
 apiVersion: thrifty.dev/v1alpha1
 kind: ResourceBudget
@@ -68,8 +82,8 @@ metadata: {{name: {name}}}
 spec:
   amount: {amount}
   currency: USD
-  period: Monthly
-  periodStart: {{dayOfMonth: {day_of_month}}}
+  period: {period["period"]}
+  periodStart: {json.dumps(period["periodStart"])}
   scope: {{namespaces: [{NS}]{selector}}}
   thresholds: [50, 80, 100]
   enforcement: {enforcement}
@@ -80,13 +94,7 @@ spec:
 class History:
     expected_spend: float
     by_capacity: dict[str, int]
-    day_of_month: int
-
-
-def period_day(days_ago: int) -> int:
-    """A dayOfMonth (1-28) whose Monthly period began at least ``days_ago`` days ago and at most 7."""
-    day = (datetime.now(UTC) - timedelta(days=days_ago)).day
-    return min(day, 28)
+    first_period: dict[str, object]  # holds the whole history
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +125,13 @@ def history(sandbox: SandboxEnv) -> Iterator[History]:
         cpu_rate, memory_rate = OPENCOST_RATES[capacity]
         # OpenCost: allocation = max(request, usage), priced at the node's rates.
         expected += hours * (max(REQUEST[0], USAGE[0]) * cpu_rate + max(REQUEST[1], USAGE[1]) * memory_rate)
-    yield History(expected, by_capacity, period_day(4))
+    yield History(expected, by_capacity, first_period(time.time()))
     kubectl(sandbox, "delete", "namespace", NS, "--wait=false", check=False)
+
+
+EVALUATION_SECONDS = 5
+# A round's status is written after its spend is logged: three logged rounds hold two whole ones.
+RESTARTED_ROUNDS = 3
 
 
 def start_operator(sandbox: SandboxEnv, log: Path) -> OperatorProcess:
@@ -126,7 +139,7 @@ def start_operator(sandbox: SandboxEnv, log: Path) -> OperatorProcess:
         sandbox,
         log,
         extra_env={
-            "THRIFTY_EVALUATION_SECONDS": "5",
+            "THRIFTY_EVALUATION_SECONDS": str(EVALUATION_SECONDS),
             "THRIFTY_HORIZONTAL_SYNC_SECONDS": "3",
             "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
         },
@@ -146,6 +159,10 @@ def operator(
         process.stop()
 
 
+def rounds_logged(operator: OperatorProcess, budget: str, at_least: int) -> bool:
+    return len(budget_rounds_logged(operator, budget)) >= at_least
+
+
 def budget_status(env: SandboxEnv, name: str) -> dict[str, Any]:
     return dict(get(env, "resourcebudget", name).get("status") or {})
 
@@ -162,8 +179,8 @@ def test_spend_thresholds_restart_and_new_period(
 ) -> None:
     assert history.by_capacity.get("spot"), history.by_capacity
     assert history.by_capacity.get("on-demand"), history.by_capacity
-    amount = round(history.expected_spend / 0.85, 4)  # spend at 85%: 50 and 80 fire, 100 does not
-    apply(sandbox, budget("team", amount, "Alert", history.day_of_month))
+    amount = round(history.expected_spend / SPENT_OF_AMOUNT, 4)  # spend at 85%: 50 and 80 fire, 100 does not
+    apply(sandbox, budget("team", amount, "Alert", history.first_period))
     wait_for(
         "spent, and thresholds 50 and 80 fired",
         lambda: [f["percent"] for f in budget_status(sandbox, "team").get("firedThresholds", [])] == [50, 80],
@@ -174,7 +191,7 @@ def test_spend_thresholds_restart_and_new_period(
     status = budget_status(sandbox, "team")
     print(f"\nspent {status['spent']} vs OpenCost's formula {history.expected_spend:.4f}; {status}")
     assert status["spent"] == pytest.approx(history.expected_spend, rel=0.01)
-    # Flat spend at 85% a few days into a month: the forecast runs far over the amount.
+    # Flat spend at 85% three days into a week-long period: the forecast runs far over the amount.
     hourly = history.expected_spend / HISTORY_HOURS
     end = datetime.fromisoformat(status["periodEnd"]).timestamp()
     assert status["forecast"] == pytest.approx(
@@ -193,13 +210,19 @@ def test_spend_thresholds_restart_and_new_period(
     operator.stop()
     restarted = start_operator(sandbox, tmp_path / "restarted.log")
     try:
-        time.sleep(20)  # several rounds
+        # Rounds of the restarted operator, not seconds: a loaded machine may fit none in a few.
+        wait_for(
+            f"{RESTARTED_ROUNDS} rounds of the restarted operator",
+            partial(rounds_logged, restarted, "team", RESTARTED_ROUNDS),
+            RESTARTED_ROUNDS * EVALUATION_SECONDS + 120,
+            restarted,
+        )
         assert len(threshold_events(sandbox, "team")) == len(fired)
         assert [f["percent"] for f in budget_status(sandbox, "team")["firedThresholds"]] == [50, 80]
 
-        # A period that began two days ago holds two thirds of the spend: a new period, fired anew.
+        # A period that began 54 hours ago holds three quarters of the spend: a new period, fired anew.
         before = budget_status(sandbox, "team")["periodStart"]
-        apply(sandbox, budget("team", amount, "Alert", period_day(2)))
+        apply(sandbox, budget("team", amount, "Alert", new_period(time.time())))
         wait_for(
             "a new period with only 50 fired",
             lambda: (
@@ -224,7 +247,7 @@ def test_block_scale_up_holds_a_policy_that_asks_for_more(
             "block",
             0.01,
             "BlockScaleUp",
-            history.day_of_month,
+            history.first_period,
             ", workloadSelector: {matchLabels: {app: web}}",
         ),
     )

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+from sandbox_helpers import REPO, eventually, kubectl, parse_table
 
-from conftest import REPO, eventually, kubectl, parse_table
 from thrifty.api.scaling_policy import Horizontal, ScalingPolicySpec
 from thrifty.sandbox.cluster import SandboxEnv
 

@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from operator_process import OperatorProcess, apply, condition, get, wait_for
+from sandbox_helpers import OperatorProcess, apply, condition, get, kubectl, wait_for
 
-from conftest import kubectl
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.demo_data import load_trace_history

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sandbox_helpers import eventually, kubectl
 
-from conftest import eventually, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.prometheus import LIVE_METRICS_JOB
 from thrifty.settings import MetricNames

@@ -3,18 +3,28 @@ and a restart changes nothing."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_process import RESYNC_SECONDS, OperatorProcess, apply, condition, get, wait_for
+from sandbox_helpers import (
+    REPO,
+    RESYNC_SECONDS,
+    OperatorProcess,
+    apply,
+    budget_rounds_logged,
+    condition,
+    get,
+    kubectl,
+    usage_rounds_logged,
+    wait_for,
+)
 
-from conftest import REPO, kubectl
 from thrifty.sandbox.cluster import SandboxEnv
 
 NAMESPACE = "operator-test"
+EVALUATION_SECONDS = 60  # the operator's default round (THRIFTY_EVALUATION_SECONDS unset)
 
 
 @pytest.fixture(scope="module")
@@ -229,10 +239,21 @@ def test_restarting_the_operator_changes_nothing(
     conditions_before = [transitions(example(sandbox, *e)) for e in EXAMPLES]
     events_before = events_about(sandbox, "web", "demo")
 
+    budget_rounds = len(budget_rounds_logged(operator, "demo-monthly"))
+    usage_rounds = len(usage_rounds_logged(operator, "demo"))
     operator.stop()
     operator.start()
-    # Long enough for resume handlers and several timer rounds to have run.
-    time.sleep(4 * RESYNC_SECONDS)
+    # Until the restarted operator has evaluated the examples and written what it found: rounds it
+    # logged (the first at resume, the next a round later, after the first's status), not seconds.
+    wait_for(
+        "two rounds of the restarted operator for the budget and the policy",
+        lambda: (
+            len(budget_rounds_logged(operator, "demo-monthly")) >= budget_rounds + 2
+            and len(usage_rounds_logged(operator, "demo")) >= usage_rounds + 2
+        ),
+        2 * EVALUATION_SECONDS + 60,
+        operator,
+    )
 
     # Live figures (utilization, spend) move on by themselves; what a restart must not touch is every
     # condition's state and transition time, and the Events.

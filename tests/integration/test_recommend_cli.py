@@ -10,8 +10,8 @@ import sys
 from typing import Any
 
 import yaml
+from sandbox_helpers import sandbox_environ
 
-from conftest import sandbox_environ
 from thrifty.sandbox.cluster import SandboxEnv
 
 

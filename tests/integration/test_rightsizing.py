@@ -20,25 +20,37 @@ import json
 import math
 import re
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from operator_process import OperatorProcess, apply, condition, get, wait_for
-from prometheus_client.parser import text_string_to_metric_families
+from sandbox_helpers import (
+    OPENCOST_COST_POLICY,
+    OPENCOST_RATES,
+    OperatorProcess,
+    apply,
+    condition,
+    eventually,
+    get,
+    kubectl,
+    parse_table,
+    queries_sent,
+    usage_rounds_logged,
+    wait_for,
+)
 
-from conftest import OPENCOST_COST_POLICY, OPENCOST_RATES, eventually, kubectl, parse_table
 from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import Inventory, read_inventory
 from thrifty.sandbox.series import Peak, Pod, write_openmetrics
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
+from thrifty.sources.usage import USAGE_QUERIES_PER_NAMESPACE
 
 MiB = 1024**2
 GiB = 1024**3
@@ -143,29 +155,6 @@ RIGHTSIZING_READS = frozenset(
     {"cpu_usage", "memory_working_set", "resource_requests", "resource_limits", "oom_kills", "presence"}
     | {"pod_nodes", "node_labels"}
 )
-
-
-def queries_total(operator: OperatorProcess) -> float:
-    """thrifty_prometheus_queries_total from the operator's /metrics, summed over right-sizing's reads."""
-    with urllib.request.urlopen(operator.metrics_url, timeout=10) as response:
-        text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "thrifty_prometheus_queries_total"
-        and sample.labels.get("metric") in RIGHTSIZING_READS
-    )
-
-
-def batches_logged(operator: OperatorProcess, namespace: str) -> list[int]:
-    """N of every "namespace X: N Prometheus queries" line the operator logged for ``namespace``."""
-    pattern = re.compile(rf"namespace {re.escape(namespace)}: (\d+) Prometheus queries")
-    return [int(m.group(1)) for m in pattern.finditer(operator.log.read_text(errors="replace"))]
-
-
-def sleep_until(when: float) -> None:
-    time.sleep(max(0.0, when - time.time()))
 
 
 def monthly_cost(pods: tuple[Pod, ...], cpu_cores: float, memory_bytes: float) -> float:
@@ -506,11 +495,11 @@ def test_apply_posts_a_resized_event(
 
 def test_later_rounds_patch_nothing(sandbox: SandboxEnv, operator: OperatorProcess, applied: Applied) -> None:
     generation = applied.deployment["metadata"]["generation"]
-    rounds_before = len(batches_logged(operator, APPLY_NS))
+    rounds_before = len(usage_rounds_logged(operator, APPLY_NS))
     # Let several evaluation rounds pass (the operator logs one batch of queries per round).
     wait_for(
         "four more evaluation rounds",
-        lambda: len(batches_logged(operator, APPLY_NS)) >= rounds_before + 4,
+        lambda: len(usage_rounds_logged(operator, APPLY_NS)) >= rounds_before + 4,
         8 * EVALUATION_SECONDS + 30,
         operator,
     )
@@ -602,7 +591,15 @@ def test_prometheus_outage_is_reported_changes_nothing_and_recovers(
 MANY_POLICIES = 500
 MANY_RESYNC_SECONDS = 30  # 500 timers every 30 s stay within 2 CPUs
 MANY_EVALUATION_SECONDS = 20
-MEASURED_ROUNDS = 2
+MEASURED_ROUNDS = 3
+# Rounds come as timers fire: about one per resync for the single policy. The deadline is for them to
+# happen at all, however slowly; nothing asserts how many fit in it.
+ROUNDS_DEADLINE_SECONDS = 3 * MEASURED_ROUNDS * MANY_RESYNC_SECONDS + 60
+USAGE_READS = frozenset(
+    {"cpu_usage", "memory_working_set", "resource_requests", "resource_limits", "oom_kills", "presence"}
+)
+PRICING_READS = frozenset({"pod_nodes", "node_labels"})  # a round's pods' nodes, for their prices
+PRICING_QUERIES = len(PRICING_READS)
 
 
 def many_policies() -> str:
@@ -613,19 +610,32 @@ def many_policies() -> str:
     )
 
 
-def measure_rounds(operators: list[OperatorProcess], rounds: int) -> list[float]:
-    """Queries each operator sent over ``rounds`` whole evaluation rounds.
+@dataclass(frozen=True)
+class Counted:
+    """An operator's logged usage rounds and, at the same moment, its right-sizing queries on /metrics."""
 
-    From the middle of one round to the middle of the round ``rounds`` later: a round's batch starts
-    at the round's first reconcile, so this window holds exactly ``rounds`` rounds' batches (unless a
-    batch starts more than half a round late).
-    """
-    round_seconds = MANY_EVALUATION_SECONDS
-    start = (math.floor(time.time() / round_seconds) + 1.5) * round_seconds
-    sleep_until(start)
-    before = [queries_total(op) for op in operators]
-    sleep_until(start + rounds * round_seconds)
-    return [queries_total(op) - b for op, b in zip(operators, before, strict=True)]
+    rounds: list[int]
+    usage_queries: float
+    pricing_queries: float
+
+
+def counted_between_rounds(operator: OperatorProcess, namespace: str) -> Counted | None:
+    """The counts, or None while a round is in flight (its queries counted, its line not yet logged):
+    then /metrics and the log do not describe the same rounds."""
+    rounds = usage_rounds_logged(operator, namespace)
+    usage, pricing = queries_sent(operator, USAGE_READS), queries_sent(operator, PRICING_READS)
+    if usage_rounds_logged(operator, namespace) != rounds or usage != sum(rounds):
+        return None
+    return Counted(rounds, usage, pricing)
+
+
+def round_number(moment: float) -> int:
+    """The round a moment belongs to, as the operator numbers rounds (handlers/round_cache.py)."""
+    return int(moment // MANY_EVALUATION_SECONDS)
+
+
+def rounds_logged_since(operator: OperatorProcess, namespace: str, at_least: int) -> bool:
+    return len(usage_rounds_logged(operator, namespace)) >= at_least
 
 
 def test_query_count_does_not_grow_with_policies(
@@ -635,12 +645,12 @@ def test_query_count_does_not_grow_with_policies(
     apply(sandbox, many_policies())
     logs = tmp_path_factory.mktemp("many")
     env = {"THRIFTY_EVALUATION_SECONDS": str(MANY_EVALUATION_SECONDS)}
-    # One operator per namespace, so each /metrics counts one namespace's queries.
+    # One operator per namespace, so each log and /metrics holds one namespace's rounds and queries.
     many = OperatorProcess(sandbox, logs / "many.log", MANY_RESYNC_SECONDS, env, [MANY_NS])
     single = OperatorProcess(sandbox, logs / "single.log", MANY_RESYNC_SECONDS, env, [SINGLE_NS])
-    operators = [many, single]
+    measured = {"500 policies": (many, MANY_NS), "1 policy": (single, SINGLE_NS)}
     try:
-        for op in operators:
+        for op in (many, single):
             op.start()
 
         def evaluated() -> bool:
@@ -656,9 +666,32 @@ def test_query_count_does_not_grow_with_policies(
             60,
             single,
         )
-        reconciled_before = many.log.read_text(errors="replace").count("succeeded")
-        counted = measure_rounds(operators, MEASURED_ROUNDS)
-        reconciled = many.log.read_text(errors="replace").count("succeeded") - reconciled_before
+        # Rounds once every policy has been evaluated: all 500 reconcile in each of them.
+        started = time.time()
+        first = {what: len(usage_rounds_logged(op, ns)) for what, (op, ns) in measured.items()}
+        for what, (op, ns) in measured.items():
+            wait_for(
+                f"{MEASURED_ROUNDS} more logged rounds with {what}",
+                partial(rounds_logged_since, op, ns, first[what] + MEASURED_ROUNDS),
+                ROUNDS_DEADLINE_SECONDS,
+                op,
+            )
+        last = {what: len(usage_rounds_logged(op, ns)) for what, (op, ns) in measured.items()}
+        ended = time.time()
+        counted: dict[str, Counted] = {}
+        for what, (op, ns) in measured.items():
+            try:
+                counted[what] = eventually(
+                    f"{what}: /metrics and the log agree between rounds",
+                    partial(counted_between_rounds, op, ns),
+                    2 * MANY_EVALUATION_SECONDS + 30,
+                )
+            except AssertionError as error:
+                raise AssertionError(
+                    f"{error}\nlogged rounds {usage_rounds_logged(op, ns)}, usage queries on /metrics "
+                    f"{queries_sent(op, USAGE_READS):.0f}\noperator log:\n{op.tail()}"
+                ) from None
+        reconciled = many.log.read_text(errors="replace").count("succeeded")
     finally:
         # kopf puts a finalizer on resources with timers: delete the policies while the operators run.
         for namespace in (MANY_NS, SINGLE_NS):
@@ -676,18 +709,34 @@ def test_query_count_does_not_grow_with_policies(
             "--timeout=90s",
             check=False,
         )
-        for op in operators:
+        for op in (many, single):
             op.stop()
-    batches = {"500 policies": batches_logged(many, MANY_NS), "1 policy": batches_logged(single, SINGLE_NS)}
     print(
-        f"\nPrometheus queries over {MEASURED_ROUNDS} rounds of {MANY_EVALUATION_SECONDS} s: "
-        f"{MANY_POLICIES} policies in {MANY_NS}: {counted[0]:.0f} ({reconciled} handler runs); "
-        f"1 policy in {SINGLE_NS}: {counted[1]:.0f}; queries per logged batch: {batches}"
+        f"\n{reconciled} handler runs for {MANY_POLICIES} policies; per logged round: "
+        + "; ".join(
+            f"{what}: {c.usage_queries:.0f} usage queries in {len(c.rounds)} rounds {c.rounds}, "
+            f"{c.pricing_queries:.0f} pricing queries"
+            for what, c in counted.items()
+        )
     )
-    per_batch = 6  # five queries, and a presence check when usage comes back empty
-    pricing = 2  # each pod's node and the nodes' labels, for the cost at the nodes' rates
-    assert 0 < counted[0] <= (per_batch + pricing) * MEASURED_ROUNDS
-    assert 0 < counted[1] <= (per_batch + pricing) * MEASURED_ROUNDS
-    assert all(n <= per_batch for n in batches["500 policies"] + batches["1 policy"])
-    # The same batch, whatever the number of policies.
-    assert set(batches["500 policies"]) == set(batches["1 policy"])
+    for what, c in counted.items():
+        # Every round of a namespace is one batch of five queries (CPU, memory, requests, limits, OOM
+        # kills; history exists, so no presence check), however many policies read it ...
+        measured_rounds = c.rounds[first[what] :]
+        assert measured_rounds == [USAGE_QUERIES_PER_NAMESPACE] * len(measured_rounds), (what, c.rounds)
+        # ... and the operator sends no usage query outside a logged batch (counted_between_rounds) ...
+        assert c.usage_queries == sum(c.rounds), (what, c)
+        # ... and looks up the nodes of a round's pods once, for their prices. That lookup follows a
+        # usage read of the same round or, across a round's boundary, of the one before: at most two
+        # lookups per logged round, where one per policy would be hundreds.
+        assert 0 < c.pricing_queries <= PRICING_QUERIES * 2 * len(c.rounds), (what, c)
+        # One batch per round, not one per policy: a round is a number, time // round length, and a
+        # namespace's batch is read at most once per number. Between the two readings, batches began
+        # in rounds numbered from `started`'s to `ended`'s, plus one that may have been in flight at
+        # `started`. A bound, not a count: a loaded machine logs fewer rounds, never more.
+        round_numbers = round_number(ended) - round_number(started) + 1
+        assert 0 < last[what] - first[what] <= round_numbers + 1, (what, c.rounds, round_numbers)
+    # The same rounds, whatever the number of policies.
+    assert set(counted["500 policies"].rounds[first["500 policies"] :]) == set(
+        counted["1 policy"].rounds[first["1 policy"] :]
+    )

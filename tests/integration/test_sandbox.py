@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from sandbox_helpers import eventually, kubectl, parse_table
 
-from conftest import eventually, kubectl, parse_table
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import Inventory, parse_quantity, read_inventory

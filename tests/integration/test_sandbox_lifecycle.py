@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from sandbox_helpers import eventually, kubectl, parse_table
 
-from conftest import eventually, kubectl, parse_table
 from thrifty.sandbox import cluster, processes
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.prometheus import LIVE_METRICS_JOB, write_prometheus_config

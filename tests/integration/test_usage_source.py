@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
+from sandbox_helpers import eventually, kubectl
 
-from conftest import eventually, kubectl
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import Inventory, read_inventory
