@@ -3,6 +3,7 @@ Patch and in-memory indexes (no API server and no Prometheus: the spec here read
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from kopf._core.engines.posting import settings_var
 
 from thrifty.engine.workload_records import TemplateContainer, Workload
-from thrifty.handlers.scaling_policy import reconcile_scaling_policy
+from thrifty.handlers.scaling_policy import policy_reconcile, reconcile_scaling_policy
 
 WEB = Workload(
     "Deployment", "demo", "web", "uid-web", 3, 3, (TemplateContainer("web", 0.5, None, None, None),)
@@ -152,3 +153,64 @@ def test_an_exception_in_a_reconcile_ends_in_status_not_only_in_the_log() -> Non
     assert by_type["Stalled"]["status"] == "True"
     assert "AttributeError" in by_type["Ready"]["message"]
     assert by_type["Predictive"]["reason"] == "Steering"
+
+
+PENDING_SCALE = {"time": "2026-01-01T00:00:00Z", "action": "ScaleUp", "from": "2", "to": "3", "reason": "cpu"}
+
+
+def reconcile_with_status(spec: dict[str, Any], status: dict[str, Any]) -> kopf.Patch:
+    body = kopf.Body(
+        {
+            "apiVersion": "thrifty.dev/v1alpha1",
+            "kind": "ScalingPolicy",
+            "metadata": {"name": "web", "namespace": "demo", "uid": "uid-pending", "generation": 2},
+            "spec": spec,
+            "status": status,
+        }
+    )
+    patch = kopf.Patch()
+    reconcile_scaling_policy(
+        body=body,
+        spec=body.spec,
+        namespace="demo",
+        patch=patch,
+        deployments={("Deployment", "demo", "web"): [WEB]},
+        statefulsets={},
+        horizontal_autoscalers={},
+        vertical_autoscalers={},
+        budgets={},
+        cost_policies={},
+    )
+    return patch
+
+
+def test_a_scale_interrupted_before_its_record_is_recorded_once_after_a_restart() -> None:
+    # WEB runs 3 replicas: the pending 2 -> 3 happened, and the operator stopped before recording it.
+    patch = reconcile_with_status(
+        {"targetRef": {"kind": "Deployment", "name": "web"}}, {"pendingAction": PENDING_SCALE}
+    )
+    assert patch.status["pendingAction"] is None
+    assert patch.status["lastAction"] == PENDING_SCALE
+    assert patch.status["scalingHistory"]["changes"] == [
+        {"time": "2026-01-01T00:00:00Z", "fromReplicas": 2, "toReplicas": 3}
+    ]
+
+
+def test_a_scale_that_never_happened_is_dropped() -> None:
+    pending = {**PENDING_SCALE, "from": "3", "to": "4"}  # WEB still runs 3
+    patch = reconcile_with_status(
+        {"targetRef": {"kind": "Deployment", "name": "web"}}, {"pendingAction": pending}
+    )
+    assert patch.status["pendingAction"] is None
+    assert "lastAction" not in patch.status
+    assert "scalingHistory" not in patch.status
+
+
+def test_a_policy_already_being_evaluated_is_not_evaluated_again_at_once() -> None:
+    lock = policy_reconcile._SINGLE_FLIGHT.locks.setdefault("uid-pending", threading.Lock())
+    with lock:
+        patch = reconcile_with_status({"targetRef": {"kind": "Deployment", "name": "web"}}, {})
+    assert patch == {}
+    assert reconcile_with_status({"targetRef": {"kind": "Deployment", "name": "web"}}, {}).status[
+        "conditions"
+    ]

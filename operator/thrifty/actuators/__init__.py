@@ -2,6 +2,7 @@
 budget webhook."""
 
 __all__ = [
+    "policy_intents",
     "webhook",
     "workload_replicas",
     "workload_resources",

@@ -625,6 +625,13 @@ class ScalingPolicyStatus(ApiModel):
     forecast: Forecast | None = Field(default=None, description="The latest forecast, if predictive is on.")
     cost: Cost | None = Field(default=None, description="Monthly cost now and at the recommendation.")
     last_action: LastAction | None = Field(default=None, description="The last change made in Apply mode.")
+    pending_action: LastAction | None = Field(
+        default=None,
+        description="A change recorded here just before it is made, and cleared in the same status write "
+        "that records its outcome. After a crash between the two, the restarted operator finds it: if "
+        "the workload shows the change, it is recorded as done (lastAction, scalingHistory, an Event); "
+        "if not, it never happened. Either way nothing is lost and nothing is done twice.",
+    )
     scaling_history: ScalingHistory | None = Field(
         default=None, description="State of the horizontal algorithm (stabilization, rate limits, cooldowns)."
     )

@@ -10,6 +10,7 @@ __all__ = [
     "cost",
     "forecast",
     "horizontal",
+    "pending_actions",
     "policy_replicas",
     "policy_requests",
     "predictive",

@@ -15,13 +15,13 @@ from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import ContainerRecommendation, Cost, LastAction, Summary, Vertical
 from thrifty.engine.cost import monthly_request_cost
+from thrifty.engine.pending_actions import RESIZE_ACTION
 from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
 from thrifty.engine.rightsizing import ContainerUsage, VerticalRecommendation, VerticalSettings, recommend
 from thrifty.engine.workload_prices import Prices
 from thrifty.engine.workload_records import ContainerHistory, TemplateContainer, Workload
 
 __all__ = [
-    "RESIZE_ACTION",
     "ContainerResources",
     "VerticalOutcome",
     "history_observation",
@@ -30,8 +30,6 @@ __all__ = [
     "resize_summary",
     "settings_from",
 ]
-
-RESIZE_ACTION = "Resize"
 
 
 @dataclass(frozen=True)

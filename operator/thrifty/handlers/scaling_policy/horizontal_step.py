@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import kopf
 from kubernetes.client import ApiException
 
+from thrifty.actuators.policy_intents import record_pending_action
 from thrifty.actuators.workload_replicas import scale_workload
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import PolicyCondition
@@ -27,7 +28,7 @@ from thrifty.api.scaling_policy import (
 )
 from thrifty.engine.budget_caps import ReplicaCap
 from thrifty.engine.conflicts import OtherAutoscaler, horizontal_conflicts
-from thrifty.engine.horizontal import HorizontalState
+from thrifty.engine.horizontal import HorizontalState, ScaleEvent
 from thrifty.engine.policy_replicas import (
     HorizontalOutcome,
     MetricForecast,
@@ -58,6 +59,7 @@ class HorizontalResult:
     forecast: Forecast | None = None
     scaling_history: ScalingHistory | None = None
     last_action: LastAction | None = None
+    acted: bool = False  # a change was attempted, so a pending action was recorded this round
 
 
 def horizontal_step(
@@ -69,7 +71,9 @@ def horizontal_step(
     others: list[OtherAutoscaler],
     budget_cap: ReplicaCap | None,
     now: datetime,
+    interrupted: ScaleEvent | None,
 ) -> HorizontalResult:
+    """``interrupted``: a scale an earlier round made but could not record; it counts as a change."""
     conflicts = horizontal_conflicts(others)
     result = HorizontalResult(step_start(conflicts, policy.mode))
     try:
@@ -90,6 +94,8 @@ def horizontal_step(
     result.conditions.prerequisites.append(metrics_observation(readings))
     result.utilization = readings.utilization
     state = state_from(status.scaling_history)
+    if interrupted is not None and interrupted not in state.events:
+        state = HorizontalState(state.recommendations, (*state.events, interrupted))
     current = workload.desired_replicas
     outcome = decide_replicas(
         horizontal, current, readings.readings, state, now.timestamp(), forecasts, budget_cap
@@ -104,6 +110,7 @@ def horizontal_step(
     applying = policy.mode == "Apply" and not conflicts
     changed = outcome.decision.replicas != current
     if applying and changed:
+        result.acted = True
         result.last_action = _scale(body, workload, outcome, now)
         changed = result.last_action is not None
     # Only an applied change is remembered as one: rate limits and cooldowns count real changes.
@@ -118,7 +125,16 @@ def _scale(
     body: kopf.Body, workload: Workload, outcome: HorizontalOutcome, now: datetime
 ) -> LastAction | None:
     before, after = workload.desired_replicas, outcome.decision.replicas
+    up = after > before
+    action = LastAction(
+        time=rfc3339(now.astimezone(UTC)),
+        action="ScaleUp" if up else "ScaleDown",
+        from_=str(before),
+        to=str(after),
+        reason=outcome.reason,
+    )
     try:
+        record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
         scale_workload(workload.kind, workload.namespace, workload.name, after)
     except ApiException as err:
         kopf.warn(
@@ -127,14 +143,7 @@ def _scale(
             message=f"could not scale {workload.kind} {workload.name} to {after}: {err.reason}",
         )
         return None
-    up = after > before
     change = f"{before} -> {after} replicas ({outcome.reason})"
     message = f"scaled {workload.kind} {workload.namespace}/{workload.name}: {change}"
     record_change(body, workload.reference(), "ScaledUp" if up else "ScaledDown", message, change)
-    return LastAction(
-        time=rfc3339(now.astimezone(UTC)),
-        action="ScaleUp" if up else "ScaleDown",
-        from_=str(before),
-        to=str(after),
-        reason=outcome.reason,
-    )
+    return action

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,20 +20,32 @@ from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import INVALID_SPEC, SCALING_POLICY_CONDITIONS, PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
-from thrifty.api.scaling_policy import Recommendation, ScalingPolicySpec, ScalingPolicyStatus
+from thrifty.api.scaling_policy import LastAction, Recommendation, ScalingPolicySpec, ScalingPolicyStatus
 from thrifty.engine.budget_caps import budget_cap
+from thrifty.engine.horizontal import HorizontalState
+from thrifty.engine.pending_actions import Resolved, resolve_pending
+from thrifty.engine.scaling_history import history_from, state_from
 from thrifty.engine.spec_checks import policy_spec_problems
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.cluster_indexes import autoscalers_of, budget_views, cost_policy_specs, find_workload
 from thrifty.handlers.scaling_policy.horizontal_step import HorizontalResult, horizontal_step
 from thrifty.handlers.scaling_policy.vertical_step import VerticalResult, vertical_step
-from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard, stalled
+from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard, record_change, stalled
 from thrifty.settings import RESYNC_SECONDS
 
 __all__ = ["reconcile_scaling_policy"]
 
 RESOURCE = (GROUP, VERSION, "scalingpolicies")
+
+
+@dataclass
+class _Locks:
+    guard: threading.Lock = field(default_factory=threading.Lock)
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+
+
+_SINGLE_FLIGHT = _Locks()
 
 
 @kopf.on.resume(*RESOURCE)
@@ -42,43 +56,73 @@ RESOURCE = (GROUP, VERSION, "scalingpolicies")
 def reconcile_scaling_policy(
     body: kopf.Body, spec: kopf.Spec, namespace: str | None, patch: kopf.Patch, **indexes: Any
 ) -> None:
+    # One evaluation of a policy at a time, whatever triggers it (a timer tick and a spec edit can
+    # land together): the one that finds it busy does nothing, and the next tick sees the outcome.
+    with _SINGLE_FLIGHT.guard:
+        lock = _SINGLE_FLIGHT.locks.setdefault(str(body.metadata.uid), threading.Lock())
+    if not lock.acquire(blocking=False):
+        return
+    try:
+        _reconcile(body, spec, namespace or "", patch, indexes)
+    finally:
+        lock.release()
+
+
+def _reconcile(
+    body: kopf.Body, spec: kopf.Spec, namespace: str, patch: kopf.Patch, indexes: dict[str, Any]
+) -> None:
     now = datetime.now(UTC)
-    namespace = namespace or ""  # ScalingPolicy is namespaced
     policy = ScalingPolicySpec.model_validate(dict(spec))
     status = ScalingPolicyStatus.model_validate(body.get("status") or {})
     target = policy.target_ref
     workload = find_workload(indexes, target.kind, namespace, target.name)
     conclusions = Conclusions(prerequisites=[_target_found(target.kind, namespace, target.name, workload)])
     horizontal, vertical = HorizontalResult(), VerticalResult()
+    interrupted: Resolved | None = None
+    resolving = False  # whether this round settles a pending action (done or never done)
     problems = policy_spec_problems(policy)
     if problems:
         # Nothing is decided on a spec that cannot be read; what status showed stays until it is fixed.
         conclusions.add(stalled(INVALID_SPEC, "; ".join(problems)))
         conclusions.kept |= set(SCALING_POLICY_CONDITIONS.types)
     elif workload is not None:
+        resolving = status.pending_action is not None
+        interrupted = resolve_pending(status.pending_action, workload)
+        if interrupted is not None:
+            _record_interrupted(body, workload, interrupted.action)
         named = policy.vertical.containers if policy.vertical is not None else []
         conclusions.prerequisites.append(_containers_found(named, workload))
         others = autoscalers_of(indexes, target.kind, namespace, target.name)
         if policy.horizontal is not None:
             cap, limited = budget_cap(budget_views(indexes), workload)
-            horizontal = horizontal_step(body, policy, policy.horizontal, status, workload, others, cap, now)
+            horizontal = horizontal_step(
+                body, policy, policy.horizontal, status, workload, others, cap, now,
+                interrupted.event if interrupted else None,
+            )  # fmt: skip
             horizontal.conditions.informational.append(limited)
         if policy.vertical is not None:
             book = active_price_book(cost_policy_specs(indexes))
-            vertical = vertical_step(body, policy, policy.vertical, status, workload, others, book, now)
+            resized = interrupted.action if interrupted and interrupted.event is None else None
+            vertical = vertical_step(
+                body, policy, policy.vertical, status, workload, others, book, now, resized
+            )
     conclusions.add(horizontal.conditions)
     conclusions.add(vertical.conditions)
     publish(
         body,
         patch,
         SCALING_POLICY_CONDITIONS,
-        _desired_status(status, workload, horizontal, vertical, now),
+        _desired_status(status, workload, horizontal, vertical, now, interrupted),
         conclusions,
         ready=(
             PolicyReason.EVALUATED,
             f"{target.kind} {namespace}/{target.name} is managed in {policy.mode} mode",
         ),
     )
+    if resolving or horizontal.acted or vertical.acted:
+        # Cleared in the same write that records the outcome; kopf's view of status predates the
+        # record, so the deletion is spelled out.
+        patch.status["pendingAction"] = None
 
 
 def _desired_status(
@@ -87,9 +131,17 @@ def _desired_status(
     horizontal: HorizontalResult,
     vertical: VerticalResult,
     now: datetime,
+    interrupted: Resolved | None,
 ) -> ScalingPolicyStatus:
     """Status after this round: what a step decided replaces what it decided before; what no step
-    decided this round (Prometheus down, target gone) stays as it was."""
+    decided this round (Prometheus down, target gone) stays as it was. An interrupted action that
+    happened is recorded even when no step decided anything."""
+    history = horizontal.scaling_history
+    if history is None and interrupted is not None and interrupted.event is not None:
+        state = state_from(status.scaling_history)
+        if interrupted.event not in state.events:
+            state = HorizontalState(state.recommendations, (*state.events, interrupted.event))
+        history = history_from(state)
     recommended = status.recommendation
     if horizontal.replicas is not None or vertical.containers is not None:
         previous = status.recommendation or Recommendation()
@@ -110,10 +162,22 @@ def _desired_status(
         recommendation=recommended,
         forecast=horizontal.forecast or status.forecast,
         cost=vertical.cost or status.cost,
-        last_action=vertical.last_action or horizontal.last_action or status.last_action,
-        scaling_history=horizontal.scaling_history or status.scaling_history,
+        last_action=vertical.last_action
+        or horizontal.last_action
+        or (interrupted.action if interrupted else None)
+        or status.last_action,
+        scaling_history=history or status.scaling_history,
         summary=vertical.summary or status.summary,
     )
+
+
+def _record_interrupted(body: kopf.Body, workload: Workload, action: LastAction) -> None:
+    """The Events an interrupted action did not get to post. (If the process stopped after posting
+    them, they appear twice; the action itself never does.)"""
+    change = f"{action.from_} -> {action.to} ({action.reason})"
+    reason = {"ScaleUp": "ScaledUp", "ScaleDown": "ScaledDown"}.get(action.action or "", "Resized")
+    message = f"recorded after a restart: {workload.kind} {workload.namespace}/{workload.name}: {change}"
+    record_change(body, workload.reference(), reason, message, f"{change}, recorded after a restart")
 
 
 def _target_found(kind: str, namespace: str, name: str, workload: Workload | None) -> Observation:

@@ -9,6 +9,7 @@ from datetime import datetime
 import kopf
 from kubernetes.client import ApiException
 
+from thrifty.actuators.policy_intents import record_pending_action
 from thrifty.actuators.workload_resources import patch_container_resources
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import PolicyCondition, PolicyReason
@@ -23,8 +24,8 @@ from thrifty.api.scaling_policy import (
 )
 from thrifty.engine.conflicts import OtherAutoscaler, vertical_conflicts
 from thrifty.engine.cost import PriceBook
+from thrifty.engine.pending_actions import RESIZE_ACTION
 from thrifty.engine.policy_requests import (
-    RESIZE_ACTION,
     VerticalOutcome,
     history_observation,
     recommend_requests,
@@ -53,6 +54,7 @@ class VerticalResult:
     cost: Cost | None = None
     summary: Summary | None = None
     last_action: LastAction | None = None
+    acted: bool = False  # a change was attempted, so a pending action was recorded this round
 
 
 def vertical_step(
@@ -64,7 +66,9 @@ def vertical_step(
     others: list[OtherAutoscaler],
     book: PriceBook,
     now: datetime,
+    interrupted: LastAction | None,
 ) -> VerticalResult:
+    """``interrupted``: a resize an earlier round made but could not record; its cooldown runs."""
     conflicts = vertical_conflicts(others)
     result = VerticalResult(step_start(conflicts, policy.mode))
     try:
@@ -81,9 +85,10 @@ def vertical_step(
     outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices)
     result.conditions.informational.append(outcome.observation)
     result.containers, result.cost, result.summary = list(outcome.containers), outcome.cost, outcome.summary
-    due = resize_due(status.last_action, now, vertical.cooldown_seconds, outcome.oom_bump)
+    due = resize_due(interrupted or status.last_action, now, vertical.cooldown_seconds, outcome.oom_bump)
     resizable = bool(outcome.changes) and outcome.observation.reason in _RESIZING_REASONS
     if policy.mode == "Apply" and not conflicts and resizable and due:
+        result.acted = True
         result.last_action = _resize(body, workload, outcome, now)
     return result
 
@@ -103,7 +108,10 @@ def _resize(
     body: kopf.Body, workload: Workload, outcome: VerticalOutcome, now: datetime
 ) -> LastAction | None:
     before, after = resize_summary(workload, outcome)
+    reason = "OOM kill: memory raised" if outcome.oom_bump else "requests follow usage history"
+    action = LastAction(time=rfc3339(now), action=RESIZE_ACTION, from_=before, to=after, reason=reason)
     try:
+        record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
         patch_container_resources(workload.kind, workload.namespace, workload.name, outcome.changes)
     except ApiException as err:
         kopf.warn(
@@ -112,7 +120,6 @@ def _resize(
             message=f"could not patch {workload.kind} {workload.name}: {err.reason}",
         )
         return None
-    reason = "OOM kill: memory raised" if outcome.oom_bump else "requests follow usage history"
     message = f"resized {workload.kind} {workload.namespace}/{workload.name}: {before} -> {after} ({reason})"
     record_change(body, workload.reference(), "Resized", message, f"{before} -> {after} ({reason})")
-    return LastAction(time=rfc3339(now), action=RESIZE_ACTION, from_=before, to=after, reason=reason)
+    return action
