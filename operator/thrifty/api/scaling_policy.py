@@ -73,8 +73,12 @@ class Metric(ApiModel):
         default=None,
         min_length=1,
         max_length=4096,
-        description="For Prometheus: a PromQL instant query returning one number for the whole "
-        'workload, e.g. sum(rate(http_requests_total{namespace="demo",app="web"}[2m])).',
+        description="For Prometheus: a PromQL instant query returning one series with one finite, "
+        "non-negative value for the whole workload, e.g. "
+        'sum(rate(http_requests_total{namespace="demo",app="web"}[2m])). Every selector must carry '
+        'namespace="<the policy\'s namespace>" (a query that reads another namespace is not sent: '
+        "MetricsAvailable says QueryOutsideNamespace). Several series, NaN, infinity, a negative value, a "
+        "scalar, a string or a range vector give no reading, each with its own reason, and never scale down.",
     )
     target_per_replica: float | None = Field(
         default=None,

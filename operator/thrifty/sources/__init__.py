@@ -6,6 +6,7 @@ __all__ = [
     "opencost",
     "prometheus_http",
     "promql",
+    "query_tenancy",
     "replica_metrics",
     "spend",
     "spend_arrays",

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 
+from thrifty.api.condition_types import PolicyReason
 from thrifty.engine.query_answers import ResultType, judge_query_answer, rejected_query
 from thrifty.engine.workload_records import (
     DemandHistory,
@@ -30,6 +31,7 @@ from thrifty.engine.workload_records import (
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRejectedError, QueryRunner, RawSeries
 from thrifty.sources.promql import NamespaceQueries, choose_step, escape_label_value
+from thrifty.sources.query_tenancy import namespace_problem
 from thrifty.sources.usage import TimeGrid
 
 FloatArray = npt.NDArray[np.float64]
@@ -119,10 +121,14 @@ def read_namespace_demand(
 
 
 def read_query_value(
-    client: PrometheusConnect, settings: PrometheusSettings, query: str, at: int
+    client: PrometheusConnect, settings: PrometheusSettings, query: str, namespace: str, at: int
 ) -> QueryAnswer:
     """A policy's PromQL metric now, judged by the engine: one series' value, or why there is none.
-    Raises MetricsUnavailableError when Prometheus cannot answer at all."""
+    A query that reads outside ``namespace`` is not sent. Raises MetricsUnavailableError when
+    Prometheus cannot answer at all."""
+    outside = namespace_problem(query, namespace)
+    if outside is not None:
+        return QueryAnswer(None, PolicyReason.QUERY_OUTSIDE_NAMESPACE, outside)
     runner = QueryRunner(client, settings.timeout_seconds)
     try:
         answer = runner.instant("policy_metric", query, at)
@@ -145,11 +151,19 @@ def _shape(answer: list[Any]) -> tuple[ResultType, list[float]]:
 
 
 def read_query_history(
-    client: PrometheusConnect, settings: PrometheusSettings, query: str, end: int, lookback_seconds: int
+    client: PrometheusConnect,
+    settings: PrometheusSettings,
+    query: str,
+    namespace: str,
+    end: int,
+    lookback_seconds: int,
 ) -> DemandHistory:
-    """A policy's PromQL metric over the lookback (series summed), for its forecast."""
+    """A policy's PromQL metric over the lookback (series summed), for its forecast; no history for
+    a query that reads outside ``namespace`` (it is not sent)."""
     step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
     grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
+    if namespace_problem(query, namespace) is not None:
+        return DemandHistory(grid.times(), np.full(grid.points, np.nan), step)
     runner = QueryRunner(client, settings.timeout_seconds)
     answer = runner.range("policy_metric_history", query, grid.start, grid.end, step)
     if not answer:

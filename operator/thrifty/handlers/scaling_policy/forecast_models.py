@@ -42,7 +42,9 @@ def metric_forecasts(
     forecasts = []
     for name, metric in named_metrics(horizontal):
         if metric.type == "Prometheus":
-            history: DemandHistory | None = query_history(metric.query or "", predictive.lookback_hours)
+            history: DemandHistory | None = query_history(
+                metric.query or "", workload.namespace, predictive.lookback_hours
+            )
             capacity = metric.target_per_replica
         else:
             resource: Resource = "cpu" if name == "cpu" else "memory"

@@ -79,7 +79,7 @@ def horizontal_step(
     try:
         load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
         values = {
-            name: query_value(metric.query or "")
+            name: query_value(metric.query or "", workload.namespace)
             for name, metric in named_metrics(horizontal)
             if metric.type == "Prometheus"
         }

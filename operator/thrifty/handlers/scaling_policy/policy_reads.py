@@ -94,22 +94,22 @@ def workload_demand(
     return _DEMAND.get(("demand", namespace, resource, lookback_hours), load)
 
 
-def query_value(query: str) -> QueryAnswer:
+def query_value(query: str, namespace: str) -> QueryAnswer:
     """A policy's PromQL metric now (identical queries of several policies are sent once)."""
 
     def load(end: int) -> QueryAnswer:
         settings = prometheus_settings()
-        return read_query_value(connect(settings), settings, query, end)
+        return read_query_value(connect(settings), settings, query, namespace, end)
 
-    return _QUERY.get(("query", query), load)
+    return _QUERY.get(("query", query, namespace), load)
 
 
-def query_history(query: str, lookback_hours: int) -> DemandHistory:
+def query_history(query: str, namespace: str, lookback_hours: int) -> DemandHistory:
     def load(end: int) -> DemandHistory:
         settings = prometheus_settings()
-        return read_query_history(connect(settings), settings, query, end, lookback_hours * 3600)
+        return read_query_history(connect(settings), settings, query, namespace, end, lookback_hours * 3600)
 
-    return _QUERY_HISTORY.get(("query-history", query, lookback_hours), load)
+    return _QUERY_HISTORY.get(("query-history", query, namespace, lookback_hours), load)
 
 
 def pod_nodes(namespace: str) -> dict[str, Mapping[str, str]]:
