@@ -233,6 +233,13 @@ def usage_rounds_logged(operator: OperatorProcess, namespace: str) -> list[int]:
     return [int(m.group(1)) for m in pattern.finditer(operator.log.read_text(errors="replace"))]
 
 
+def usage_failures_logged(operator: OperatorProcess, namespace: str) -> list[int]:
+    """Queries of each usage batch that failed part-way (Prometheus timed out or refused a query under
+    load), logged as "namespace X: N Prometheus queries, then failed: ...": they are on /metrics too."""
+    pattern = re.compile(rf"namespace {re.escape(namespace)}: (\d+) Prometheus queries, then failed")
+    return [int(m.group(1)) for m in pattern.finditer(operator.log.read_text(errors="replace"))]
+
+
 def budget_rounds_logged(operator: OperatorProcess, budget: str) -> list[int]:
     """Queries of each spend batch the operator logged for the ResourceBudget ``budget`` (one a round)."""
     pattern = re.compile(rf"budget {re.escape(budget)}: (\d+) Prometheus queries for ")

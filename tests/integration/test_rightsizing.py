@@ -40,6 +40,7 @@ from sandbox_helpers import (
     kubectl,
     parse_table,
     queries_sent,
+    usage_failures_logged,
     usage_rounds_logged,
     wait_for,
 )
@@ -615,18 +616,20 @@ class Counted:
     """An operator's logged usage rounds and, at the same moment, its right-sizing queries on /metrics."""
 
     rounds: list[int]
-    usage_queries: float
+    usage_queries: float  # of the batches that succeeded
     pricing_queries: float
+    failed: list[int]  # queries of each batch that failed part-way, retried the next round
 
 
 def counted_between_rounds(operator: OperatorProcess, namespace: str) -> Counted | None:
     """The counts, or None while a round is in flight (its queries counted, its line not yet logged):
     then /metrics and the log do not describe the same rounds."""
-    rounds = usage_rounds_logged(operator, namespace)
+    rounds, failed = usage_rounds_logged(operator, namespace), usage_failures_logged(operator, namespace)
     usage, pricing = queries_sent(operator, USAGE_READS), queries_sent(operator, PRICING_READS)
-    if usage_rounds_logged(operator, namespace) != rounds or usage != sum(rounds):
+    now = usage_rounds_logged(operator, namespace), usage_failures_logged(operator, namespace)
+    if now != (rounds, failed) or usage != sum(rounds) + sum(failed):
         return None
-    return Counted(rounds, usage, pricing)
+    return Counted(rounds, usage - sum(failed), pricing, failed)
 
 
 def round_number(moment: float) -> int:
@@ -688,7 +691,8 @@ def test_query_count_does_not_grow_with_policies(
                 )
             except AssertionError as error:
                 raise AssertionError(
-                    f"{error}\nlogged rounds {usage_rounds_logged(op, ns)}, usage queries on /metrics "
+                    f"{error}\nlogged rounds {usage_rounds_logged(op, ns)}, failed {usage_failures_logged(op, ns)}, "
+                    f"usage queries on /metrics "
                     f"{queries_sent(op, USAGE_READS):.0f}\noperator log:\n{op.tail()}"
                 ) from None
         reconciled = many.log.read_text(errors="replace").count("succeeded")
@@ -715,7 +719,7 @@ def test_query_count_does_not_grow_with_policies(
         f"\n{reconciled} handler runs for {MANY_POLICIES} policies; per logged round: "
         + "; ".join(
             f"{what}: {c.usage_queries:.0f} usage queries in {len(c.rounds)} rounds {c.rounds}, "
-            f"{c.pricing_queries:.0f} pricing queries"
+            f"{c.pricing_queries:.0f} pricing queries, failed batches {c.failed}"
             for what, c in counted.items()
         )
     )

@@ -24,7 +24,7 @@ from thrifty.sandbox.inventory import Inventory, read_inventory
 from thrifty.sandbox.series import Container, Peak, Pod, peak_from_requests, write_openmetrics
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
 from thrifty.settings import PrometheusSettings
-from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, connect
+from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError, QueryRunner, connect
 from thrifty.sources.usage import USAGE_QUERIES_PER_NAMESPACE, NamespaceUsage, read_namespace_usage
 
 HISTORY = timedelta(days=2)
@@ -269,8 +269,10 @@ def test_a_query_prometheus_rejects_raises_metrics_unavailable(settings: Prometh
     with pytest.raises(MetricsUnavailableError) as raised:
         runner.instant("cpu_usage", "sum(", int(time.time()))
 
-    assert raised.value.reason == "PrometheusError"
-    assert "400" in str(raised.value)
+    # Refused, not unreachable: the callers that run a user's query report it as InvalidQuery.
+    assert isinstance(raised.value, QueryRejectedError)
+    assert raised.value.reason == "QueryRejected"
+    assert "parse error" in str(raised.value)
     assert settings.url in str(raised.value)
 
 

@@ -27,7 +27,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 
 from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage, WorkloadRef
 from thrifty.settings import PrometheusSettings
-from thrifty.sources.prometheus_http import QueryRunner, RawSeries
+from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, RawSeries
 from thrifty.sources.promql import NamespaceQueries, choose_step
 
 log = logging.getLogger(__name__)
@@ -93,19 +93,28 @@ def read_namespace_usage(
         settings.metrics, namespace, step, settings.scrape_interval_seconds, int(lookback_seconds)
     )
     runner = QueryRunner(client, settings.timeout_seconds)
-    cpu = runner.range("cpu_usage", queries.cpu_usage(), grid.start, grid.end, grid.step)
-    memory = runner.range("memory_working_set", queries.memory_working_set(), grid.start, grid.end, grid.step)
-    requests = runner.instant(
-        "resource_requests", queries.resources(settings.metrics.resource_requests), grid.end
-    )
-    limits = runner.instant("resource_limits", queries.resources(settings.metrics.resource_limits), grid.end)
-    oom = runner.instant("oom_kills", queries.oom_kills(), grid.end)
-    notes: list[str] = []
-    if not cpu or not memory:
-        answer = runner.instant("presence", queries.present_metrics(), grid.end)
-        present = {series["metric"].get("__name__", "") for series in answer}
-        notes = _missing_notes(namespace, settings, present, cpu_empty=not cpu, memory_empty=not memory)
+    try:
+        cpu = runner.range("cpu_usage", queries.cpu_usage(), grid.start, grid.end, grid.step)
+        memory = runner.range(
+            "memory_working_set", queries.memory_working_set(), grid.start, grid.end, grid.step
+        )
+        requests = runner.instant(
+            "resource_requests", queries.resources(settings.metrics.resource_requests), grid.end
+        )
+        limits = runner.instant(
+            "resource_limits", queries.resources(settings.metrics.resource_limits), grid.end
+        )
+        oom = runner.instant("oom_kills", queries.oom_kills(), grid.end)
+        notes: list[str] = []
+        if not cpu or not memory:
+            answer = runner.instant("presence", queries.present_metrics(), grid.end)
+            present = {series["metric"].get("__name__", "") for series in answer}
+            notes = _missing_notes(namespace, settings, present, cpu_empty=not cpu, memory_empty=not memory)
 
+    except MetricsUnavailableError as error:
+        # Logged like a batch that succeeded, so every query on /metrics belongs to a logged batch.
+        log.info("namespace %s: %d Prometheus queries, then failed: %s", namespace, runner.sent, error.cause)
+        raise
     wanted = None if workloads is None else frozenset(workloads)
     containers = _containers(grid, cpu, memory, requests, limits, oom, wanted)
     found = {(c.kind, c.workload) for c in containers}
