@@ -691,8 +691,8 @@ def test_query_count_does_not_grow_with_policies(
                 )
             except AssertionError as error:
                 raise AssertionError(
-                    f"{error}\nlogged rounds {usage_rounds_logged(op, ns)}, failed {usage_failures_logged(op, ns)}, "
-                    f"usage queries on /metrics "
+                    f"{error}\nlogged rounds {usage_rounds_logged(op, ns)}, "
+                    f"failed {usage_failures_logged(op, ns)}, usage queries on /metrics "
                     f"{queries_sent(op, USAGE_READS):.0f}\noperator log:\n{op.tail()}"
                 ) from None
         reconciled = many.log.read_text(errors="replace").count("succeeded")
