@@ -105,3 +105,22 @@ def test_an_answer_never_given_counts_as_nothing() -> None:
     assert readings.missing[0].reason == "QueryReturnedNothing"
     assert readings.readings[0].usage_ratio is None
     assert QueryAnswer(1.0).problem is None
+
+
+def test_a_rate_window_short_of_samples_never_scales_down() -> None:
+    # Prometheus restarted inside the window: 2 of 4 samples, so rate() reads low (0.70x of target).
+    load = WorkloadLoad(
+        cpu_cores=1.05, cpu_pods=6, memory_bytes=math.nan, memory_pods=0, cpu_window_samples=2,
+        cpu_window_samples_expected=4,
+    )  # fmt: skip
+    readings = readings_for(CPU_POLICY, workload(6), load, {})
+    assert decide_replicas(CPU_POLICY, 6, readings.readings, HorizontalState(), T0).decision.replicas == 6
+    observation = metrics_observation(readings)
+    assert (observation.status, observation.reason) == ("True", "PartialData")
+    assert "the rate window holds 2 of 4 samples" in observation.message
+    full = WorkloadLoad(
+        cpu_cores=1.05, cpu_pods=6, memory_bytes=math.nan, memory_pods=0, cpu_window_samples=4,
+        cpu_window_samples_expected=4,
+    )  # fmt: skip
+    assert decide_replicas(CPU_POLICY, 6, readings_for(CPU_POLICY, workload(6), full, {}).readings,
+                           HorizontalState(), T0).decision.replicas == 5  # fmt: skip

@@ -156,20 +156,29 @@ def readings_for(
                 # The window's load is spread over the pods there are now, as the next window's will be.
                 percent[resource] = 100.0 * used / (divided_by * request)
                 ratio = percent[resource] / float(metric.target_utilization or 100)
-                if pods < divided_by and ratio < 1.0:
-                    missing.append(
-                        MissingReading(
-                            PolicyReason.PARTIAL_DATA,
-                            f"{resource}: samples from {pods} of {divided_by} pods; "
-                            "no scale-down on a partial reading",
-                        )
-                    )
+                short = _short_of_samples(load, resource, pods, divided_by)
+                if short is not None and ratio < 1.0:
+                    missing.append(MissingReading(PolicyReason.PARTIAL_DATA, f"{resource}: {short}"))
                     ratio = None
         readings.append(MetricReading(name, ratio))
     utilization = Utilization(
         cpu_percent=_rounded(percent.get("cpu")), memory_percent=_rounded(percent.get("memory"))
     )
     return Readings(tuple(readings), utilization, tuple(missing))
+
+
+def _short_of_samples(load: WorkloadLoad | None, resource: str, pods: int, divided_by: int) -> str | None:
+    """Why a CPU reading is partial, or None when it covers its pods and its whole window."""
+    if resource != "cpu" or load is None:
+        return None
+    if pods < divided_by:
+        return f"samples from {pods} of {divided_by} pods; no scale-down on a partial reading"
+    if load.cpu_window_samples < load.cpu_window_samples_expected:
+        return (
+            f"the rate window holds {load.cpu_window_samples} of {load.cpu_window_samples_expected} samples "
+            "(Prometheus missed scrapes or restarted); no scale-down on a partial reading"
+        )
+    return None
 
 
 def metrics_observation(readings: Readings) -> Observation:

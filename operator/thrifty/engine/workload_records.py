@@ -131,6 +131,10 @@ class WorkloadLoad:
     cpu_pods: int
     memory_bytes: float
     memory_pods: int
+    # The most samples any of its pods has in the rate window, and how many a window holds when no
+    # scrape is missed: fewer (Prometheus restarted or missed scrapes) make rate() extrapolate low.
+    cpu_window_samples: int = 0
+    cpu_window_samples_expected: int = 0
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,16 @@ class NamespaceQueries:
             f"rate({selector}[{window}])", "owner_kind, owner_name, container, pod", pods_of_lookback
         )
 
+    def cpu_window_samples(self) -> str:
+        """Per workload, the most CPU counter samples any of its pods (of the lookback) has in the rate
+        window: a window short of samples means Prometheus missed scrapes, and its rate reads low."""
+        window = duration(self.cpu_window_seconds)
+        selector = f"{self.metrics.cpu_usage}{{{self._ns}, {_REAL_CONTAINERS}}}"
+        per_pod = self._by_workload(
+            f"count_over_time({selector}[{window}])", "owner_kind, owner_name, pod", True
+        )
+        return _block("max by (owner_kind, owner_name)", per_pod)
+
     def memory_working_set(self) -> str:
         """Peak working-set bytes per pod and container in the window ending at each step."""
         window = duration(self.memory_window_seconds)

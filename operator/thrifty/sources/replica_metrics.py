@@ -1,9 +1,9 @@
 """What horizontal scaling reads: each workload's load now, and its demand over the forecast's lookback.
 
-Per namespace, however many workloads or policies it holds: two instant queries for the load now
-(CPU and memory per pod, owner-joined) and, when a policy forecasts, one range query per resource for
-the workloads' total demand. A policy's own PromQL metric is the one query per policy: it is the
-user's query, Thrifty cannot batch it.
+Per namespace, however many workloads or policies it holds: three instant queries for the load now
+(CPU and memory per pod, owner-joined, and how many samples the CPU window holds) and, when a policy
+forecasts, one range query per resource for the workloads' total demand. A policy's own PromQL
+metric is the one query per policy: it is the user's query, Thrifty cannot batch it.
 """
 
 from __future__ import annotations
@@ -53,12 +53,19 @@ def read_namespace_load(
     runner = QueryRunner(client, settings.timeout_seconds)
     cpu = _per_workload(runner.instant("live_cpu_usage", queries.cpu_usage(pods_of_lookback=True), at))
     memory = _per_workload(runner.instant("live_memory_working_set", queries.memory_working_set(), at))
+    samples = {
+        (s["metric"].get("owner_kind", ""), s["metric"].get("owner_name", "")): int(float(s["value"][1]))
+        for s in runner.instant("live_cpu_samples", queries.cpu_window_samples(), at)
+    }
+    expected = math.floor(queries.cpu_window_seconds / settings.scrape_interval_seconds)
     workloads = {
         ref: WorkloadLoad(
             cpu_cores=cpu.get(ref, (math.nan, 0))[0],
             cpu_pods=cpu.get(ref, (math.nan, 0))[1],
             memory_bytes=memory.get(ref, (math.nan, 0))[0],
             memory_pods=memory.get(ref, (math.nan, 0))[1],
+            cpu_window_samples=samples.get(ref, 0),
+            cpu_window_samples_expected=expected,
         )
         for ref in set(cpu) | set(memory)
     }
