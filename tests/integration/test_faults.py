@@ -248,7 +248,7 @@ def test_answers_of_the_wrong_shape_scale_nothing_and_say_why(
 def test_a_spec_the_schema_cannot_check_is_reported_not_raised(
     sandbox: SandboxEnv, namespace: str, tmp_path: Any
 ) -> None:
-    apply(sandbox, deployment("mars", 2, {}))
+    apply(sandbox, deployment("atlantis", 2, {}))
     log = tmp_path / "operator.log"
     operator = OperatorProcess(sandbox, log).start()
     try:
@@ -257,27 +257,27 @@ def test_a_spec_the_schema_cannot_check_is_reported_not_raised(
             f"""
 apiVersion: thrifty.dev/v1alpha1
 kind: ScalingPolicy
-metadata: {{name: mars, namespace: {NS}}}
+metadata: {{name: atlantis, namespace: {NS}}}
 spec:
-  targetRef: {{kind: Deployment, name: mars}}
+  targetRef: {{kind: Deployment, name: atlantis}}
   horizontal:
     maxReplicas: 4
-    schedules: [{{name: night, timeZone: Mars/Olympus_Mons, start: "20:00", end: "06:00", maxReplicas: 1}}]
+    schedules: [{{name: night, timeZone: Europe/Atlantis, start: "20:00", end: "06:00", maxReplicas: 1}}]
 ---
 apiVersion: thrifty.dev/v1alpha1
 kind: ResourceBudget
-metadata: {{name: mars-{NS}}}
+metadata: {{name: atlantis-{NS}}}
 spec:
   amount: 10
   currency: USD
   period: Monthly
-  periodStart: {{timeZone: Mars/Olympus_Mons}}
+  periodStart: {{timeZone: Europe/Atlantis}}
   scope: {{namespaces: [{NS}]}}
 """,
         )
         for kind, name, field in (
-            ("scalingpolicy", "mars", "spec.horizontal.schedules[0].timeZone"),
-            ("resourcebudget", f"mars-{NS}", "spec.periodStart.timeZone"),
+            ("scalingpolicy", "atlantis", "spec.horizontal.schedules[0].timeZone"),
+            ("resourcebudget", f"atlantis-{NS}", "spec.periodStart.timeZone"),
         ):
             scope = ["-n", NS] if kind == "scalingpolicy" else []
             wait_for(
@@ -290,9 +290,9 @@ spec:
             )
             ready = condition(get(sandbox, kind, name, *scope), "Ready")
             assert ready["status"] == "False"
-            assert f"{field}: unknown time zone 'Mars/Olympus_Mons'" in ready["message"]
+            assert f"{field}: unknown time zone 'Europe/Atlantis'" in ready["message"]
             assert condition(get(sandbox, kind, name, *scope), "Stalled")["status"] == "True"
     finally:
-        kubectl(sandbox, "delete", "resourcebudget", f"mars-{NS}", "--wait=false", check=False)
+        kubectl(sandbox, "delete", "resourcebudget", f"atlantis-{NS}", "--wait=false", check=False)
         operator.stop()
     assert "Traceback" not in log.read_text(errors="replace")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,13 @@ import yaml
 from pydantic import ValidationError
 
 from thrifty.api import crdgen
-from thrifty.api.common import Condition, ResourceList, rfc3339
+from thrifty.api.common import (
+    TIME_ZONE_PATTERN,
+    Condition,
+    LabelSelectorRequirement,
+    ResourceList,
+    rfc3339,
+)
 from thrifty.api.cost_policy import CostPolicy, CostPolicySpec
 from thrifty.api.kinds import KINDS, Kind
 from thrifty.api.resource_budget import ResourceBudget, ResourceBudgetSpec
@@ -227,3 +235,49 @@ def test_rfc3339_is_utc_whole_seconds() -> None:
     moment = datetime(2025, 1, 31, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
     assert rfc3339(moment) == "2025-01-31T12:00:00Z"
     assert rfc3339(datetime(2025, 1, 1, tzinfo=UTC)) == "2025-01-01T00:00:00Z"
+
+
+def test_time_zone_pattern_accepts_every_iana_zone() -> None:
+    # The schema may only refuse names that cannot be zones; every zone the operator can load passes.
+    pattern = re.compile(TIME_ZONE_PATTERN)
+    refused = sorted(zone for zone in zoneinfo.available_timezones() if not pattern.search(zone))
+    assert refused == []
+    for made_up in ("Mars/Olympus_Mons", "Europe/../etc", "/UTC", "Europe Berlin", ""):
+        assert not pattern.search(made_up), made_up
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("app", True),
+        ("app.kubernetes.io/name", True),
+        ("karpenter.sh/capacity-type", True),
+        ("eks.amazonaws.com/capacityType", True),
+        ("a" * 63, True),
+        ("bad key!", False),
+        ("a" * 64, False),
+        ("Example.com/name", False),
+        ("example.com/", False),
+        ("-app", False),
+        ("a/b/c", False),
+    ],
+)
+def test_label_keys_follow_kubernetes_syntax(key: str, valid: bool) -> None:
+    requirement = {"key": key, "operator": "Exists"}
+    if valid:
+        assert LabelSelectorRequirement.model_validate(requirement).key == key
+    else:
+        with pytest.raises(ValidationError):
+            LabelSelectorRequirement.model_validate(requirement)
+
+
+@pytest.mark.parametrize("price", [1e308, 1e7, -0.01])
+def test_prices_outside_their_bounds_are_refused(price: float) -> None:
+    # A price of 1e308 made spend infinite and status patches unserializable.
+    with pytest.raises(ValidationError):
+        CostPolicySpec.model_validate({"pricing": {"onDemand": {"cpu": price}}})
+
+
+def test_budget_amount_is_bounded() -> None:
+    with pytest.raises(ValidationError):
+        ResourceBudgetSpec.model_validate({"amount": 1e308, "scope": {"namespaces": ["demo"]}})

@@ -22,17 +22,48 @@ QUANTITY_PATTERN: Final = (
     r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+# Quantities are short: a longer string is a mistake, and the bound keeps CEL cost estimates small.
+QUANTITY_MAX_LENGTH: Final = 64
+_DNS_SUBDOMAIN: Final = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 # A DNS-1123 subdomain: the names of Deployments, StatefulSets, Secrets and node pools.
-DNS_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_SUBDOMAIN_PATTERN: Final = rf"^{_DNS_SUBDOMAIN}$"
 # A DNS-1123 label: namespace names.
 DNS_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # A wall-clock time "HH:MM", 24-hour.
 CLOCK_PATTERN: Final = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # An ISO 4217 currency code; prices are never converted, so codes only need to match each other.
 CURRENCY_PATTERN: Final = r"^[A-Z]{3}$"
-# A label key: optional DNS-subdomain prefix and a name of at most 63 characters.
+# A label key: optional DNS-subdomain prefix (at most 253 characters) and "/", then a name of at most
+# 63 characters; a label value is such a name or empty. The syntax of apimachinery's IsQualifiedName
+# and IsValidLabelValue, so a selector that Kubernetes would refuse is refused here too.
 LABEL_KEY_MAX_LENGTH: Final = 317
+LABEL_PREFIX_MAX_LENGTH: Final = 253
 LABEL_VALUE_MAX_LENGTH: Final = 63
+_LABEL_NAME: Final = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY_PATTERN: Final = rf"^({_DNS_SUBDOMAIN}/)?{_LABEL_NAME}$"
+LABEL_VALUE_PATTERN: Final = rf"^({_LABEL_NAME})?$"
+_LABEL_KEY_SYNTAX: Final = (
+    "an optional DNS subdomain prefix of at most 253 characters and '/', then a name of 1-63 "
+    "alphanumerics, '-', '_' or '.' that starts and ends alphanumeric, e.g. app.kubernetes.io/name"
+)
+_LABEL_VALUE_SYNTAX: Final = "empty, or 1-63 alphanumerics, '-', '_' or '.' that start and end alphanumeric"
+# A key of a Secret's data, as Kubernetes allows it.
+SECRET_KEY_PATTERN: Final = r"^[-._a-zA-Z0-9]+$"
+# An IANA time zone: a single name (UTC, CET, Japan, ...) or Area/Location[/Sub] in one of the tz
+# database's areas. The areas are fixed by tz policy, so this never refuses a real zone, while a
+# made-up area (Mars/Olympus_Mons) fails at admission instead of in every reconcile.
+TIME_ZONE_PATTERN: Final = (
+    r"^([A-Za-z][-+_A-Za-z0-9]*|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Brazil|"
+    r"Canada|Chile|Etc|Europe|Indian|Mexico|Pacific|US)(/[A-Za-z0-9][-+_A-Za-z0-9]*){1,2})$"
+)
+TIME_ZONE_DESCRIPTION: Final = (
+    "UTC, another single IANA name (e.g. CET), or Area/Location where Area is one of Africa, America, "
+    "Antarctica, Arctic, Asia, Atlantic, Australia, Brazil, Canada, Chile, Etc, Europe, Indian, Mexico, "
+    "Pacific, US."
+)
+# The largest price per unit-hour (vCPU-hour, GiB-hour, GPU-hour, instance-hour) the API takes. Real
+# prices are below 1000; the bound keeps every cost the engine multiplies out finite.
+MAX_PRICE: Final = 1e6
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -81,23 +112,58 @@ def object_field(factory: Callable[[], ApiModel], description: str) -> Any:
     return Field(default_factory=factory, description=description, json_schema_extra=k8s(default={}))
 
 
+def label_key_rules(subject: str) -> list[dict[str, str]]:
+    """CEL for a label key string: the prefix length, which a regular expression cannot bound."""
+    return [
+        cel(
+            f"self.indexOf('/') <= {LABEL_PREFIX_MAX_LENGTH}",
+            f"{subject}: the prefix before '/' must be at most {LABEL_PREFIX_MAX_LENGTH} characters",
+        )
+    ]
+
+
+def label_map_rules(subject: str) -> list[dict[str, str]]:
+    """CEL for a map from label keys to label values (`matchLabels`): the schema can only constrain
+    values, so the keys are checked here with the same syntax as a label key field."""
+    return [
+        cel(
+            f"self.all(key, key.matches(r'{LABEL_KEY_PATTERN}')"
+            f" && key.indexOf('/') <= {LABEL_PREFIX_MAX_LENGTH})",
+            f"{subject} keys must be label keys: {_LABEL_KEY_SYNTAX}",
+        )
+    ]
+
+
 def rfc3339(moment: datetime) -> str:
     """A timestamp as Kubernetes writes it: UTC, whole seconds, `Z` suffix."""
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # A Kubernetes quantity, as an integer or a string, exactly like `resources.requests` in a pod spec.
-# The JSON schema is spelled out because pydantic's own union schema is not structural.
+# The JSON schema is spelled out because pydantic's own union schema is not structural; `minimum`
+# refuses a negative integer, which the string pattern cannot see.
 Quantity = Annotated[
-    Annotated[int, Field(ge=0)] | Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN)],
+    Annotated[int, Field(ge=0)]
+    | Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN, max_length=QUANTITY_MAX_LENGTH)],
     WithJsonSchema(
         {
             "x-kubernetes-int-or-string": True,
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY_PATTERN,
+            "maxLength": QUANTITY_MAX_LENGTH,
+            "minimum": 0,
         }
     ),
 ]
+
+# Label keys and values in lists and fields (map keys go through `label_map_rules`).
+LabelKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=LABEL_KEY_MAX_LENGTH, pattern=LABEL_KEY_PATTERN),
+    Field(json_schema_extra=k8s(rules=label_key_rules("label key"))),
+]
+LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX_LENGTH, pattern=LABEL_VALUE_PATTERN)]
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE)]
 
 DateTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
@@ -178,18 +244,17 @@ class LabelSelectorRequirement(ApiModel):
         )
     )
 
-    key: str = Field(
-        min_length=1,
-        max_length=LABEL_KEY_MAX_LENGTH,
-        description="The label key the requirement applies to.",
+    key: LabelKey = Field(
+        description=f"The label key the requirement applies to: {_LABEL_KEY_SYNTAX}.",
     )
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
         description="How the key relates to the values: In, NotIn, Exists or DoesNotExist.",
     )
-    values: list[Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX_LENGTH)]] | None = Field(
+    values: list[LabelValue] | None = Field(
         default=None,
         max_length=64,
-        description="Label values. Required (non-empty) for In and NotIn; must be empty for Exists and "
+        description="Label values, at most 64, each "
+        f"{_LABEL_VALUE_SYNTAX}. Required (non-empty) for In and NotIn; must be empty for Exists and "
         "DoesNotExist.",
     )
 
@@ -197,12 +262,12 @@ class LabelSelectorRequirement(ApiModel):
 class LabelSelector(ApiModel):
     """A standard Kubernetes label selector. All requirements are ANDed; an empty selector matches all."""
 
-    match_labels: dict[str, Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX_LENGTH)]] | None = (
-        Field(
-            default=None,
-            max_length=64,
-            description="Labels that must all be present with exactly these values.",
-        )
+    match_labels: dict[str, LabelValue] | None = Field(
+        default=None,
+        max_length=64,
+        description="Labels that must all be present with exactly these values; at most 64. Keys are "
+        f"label keys ({_LABEL_KEY_SYNTAX}); values are {_LABEL_VALUE_SYNTAX}.",
+        json_schema_extra=k8s(rules=label_map_rules("matchLabels")),
     )
     match_expressions: list[LabelSelectorRequirement] | None = Field(
         default=None,
@@ -274,7 +339,8 @@ class SecretKeyRef(ApiModel):
         default="url",
         min_length=1,
         max_length=253,
-        description="Key within the Secret's data. Default: url.",
+        pattern=SECRET_KEY_PATTERN,
+        description="Key within the Secret's data: 1-253 alphanumerics, '-', '_' or '.'. Default: url.",
     )
 
 

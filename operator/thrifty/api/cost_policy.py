@@ -11,12 +11,16 @@ from thrifty.api.common import (
     CURRENCY_PATTERN,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
-    LABEL_KEY_MAX_LENGTH,
     LABEL_VALUE_MAX_LENGTH,
+    LABEL_VALUE_PATTERN,
+    MAX_PRICE,
     ApiModel,
     Condition,
+    LabelKey,
     LabelSelector,
+    LabelValue,
     ObjectMeta,
+    Price,
     cel,
     conditions_field,
     k8s,
@@ -34,24 +38,61 @@ OPENCOST_SPOT_CPU_HOUR: Final = 0.006655
 OPENCOST_SPOT_GIB_HOUR: Final = 0.000892
 OPENCOST_GPU_HOUR: Final = 0.95
 
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_KEY_MAX_LENGTH)]
-LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX_LENGTH)]
-Price = Annotated[float, Field(ge=0)]
+# Instance types, GPU models and regions are read from node label values, so they share that syntax
+# (without the empty value, which names nothing).
+NodeLabelValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=LABEL_VALUE_MAX_LENGTH, pattern=LABEL_VALUE_PATTERN)
+]
+# An instance type pattern: a label value in which "*" may stand for any run of characters.
+INSTANCE_TYPE_GLOB_PATTERN: Final = r"^[A-Za-z0-9*]([-A-Za-z0-9_.*]{0,61}[A-Za-z0-9*])?$"
+# The largest instance this API prices; the largest machines sold have fewer vCPUs, less memory and
+# fewer GPUs.
+MAX_INSTANCE_VCPU: Final = 4096
+MAX_INSTANCE_MEMORY_GIB: Final = 65536
+MAX_INSTANCE_GPUS: Final = 64
+_PRICE_BOUND: Final = "0 to 1000000"
+
+
+def _gpu_model_rules() -> list[dict[str, str]]:
+    """CEL on a GPU-model price map: the schema constrains only values, so the model names (node label
+    values) are checked here."""
+    return [
+        cel(
+            f"self.all(model, size(model) >= 1 && size(model) <= {LABEL_VALUE_MAX_LENGTH}"
+            f" && model.matches(r'{LABEL_VALUE_PATTERN}'))",
+            "gpuModels keys must be GPU model names as in the node's nvidia.com/gpu.product label: 1-63 "
+            "alphanumerics, '-', '_' or '.' that start and end alphanumeric",
+        )
+    ]
 
 
 class OnDemandRates(ApiModel):
     """On-demand prices per resource-hour, in pricing.currency."""
 
-    cpu: float = Field(default=OPENCOST_CPU_HOUR, ge=0, description="Price per vCPU-hour. Default: 0.031611.")
-    memory: float = Field(
-        default=OPENCOST_GIB_HOUR, ge=0, description="Price per GiB-hour. Default: 0.004237."
+    cpu: float = Field(
+        default=OPENCOST_CPU_HOUR,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Price per vCPU-hour, {_PRICE_BOUND}. Default: 0.031611.",
     )
-    gpu: float = Field(default=OPENCOST_GPU_HOUR, ge=0, description="Price per GPU-hour. Default: 0.95.")
+    memory: float = Field(
+        default=OPENCOST_GIB_HOUR,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Price per GiB-hour, {_PRICE_BOUND}. Default: 0.004237.",
+    )
+    gpu: float = Field(
+        default=OPENCOST_GPU_HOUR,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Price per GPU-hour, {_PRICE_BOUND}. Default: 0.95.",
+    )
     gpu_models: dict[str, Price] = Field(
         default_factory=dict,
         max_length=64,
         description="Price per GPU-hour by GPU model (the node's nvidia.com/gpu.product label, e.g. "
-        "NVIDIA-A100-SXM4-40GB); models not listed use gpu.",
+        f"NVIDIA-A100-SXM4-40GB), each {_PRICE_BOUND}, at most 64 models; models not listed use gpu.",
+        json_schema_extra=k8s(rules=_gpu_model_rules()),
     )
 
 
@@ -59,43 +100,65 @@ class SpotRates(ApiModel):
     """Spot prices per resource-hour, in pricing.currency."""
 
     cpu: float = Field(
-        default=OPENCOST_SPOT_CPU_HOUR, ge=0, description="Price per vCPU-hour. Default: 0.006655."
+        default=OPENCOST_SPOT_CPU_HOUR,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Price per vCPU-hour, {_PRICE_BOUND}. Default: 0.006655.",
     )
     memory: float = Field(
-        default=OPENCOST_SPOT_GIB_HOUR, ge=0, description="Price per GiB-hour. Default: 0.000892."
+        default=OPENCOST_SPOT_GIB_HOUR,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Price per GiB-hour, {_PRICE_BOUND}. Default: 0.000892.",
     )
     gpu: float | None = Field(
-        default=None, ge=0, description="Price per GPU-hour. Unset: the on-demand GPU price."
+        default=None,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Price per GPU-hour, {_PRICE_BOUND}. Unset: the on-demand GPU price.",
     )
     gpu_models: dict[str, Price] = Field(
         default_factory=dict,
         max_length=64,
-        description="Price per GPU-hour by GPU model; models not listed use gpu.",
+        description=f"Price per GPU-hour by GPU model, each {_PRICE_BOUND}, at most 64 models; models not "
+        "listed use gpu.",
+        json_schema_extra=k8s(rules=_gpu_model_rules()),
     )
 
 
 class InstancePrice(ApiModel):
     """Hourly prices of one instance type. A node's price is split into CPU and memory as OpenCost does."""
 
-    name: str = Field(
-        min_length=1, max_length=128, description="Instance type, as in the node's instance-type label."
+    name: NodeLabelValue = Field(
+        description="Instance type, as in the node's instance-type label (a label value: 1-63 "
+        "alphanumerics, '-', '_' or '.'), unique within the catalog.",
     )
-    vcpu: float = Field(gt=0, description="vCPUs of the instance type.")
+    vcpu: float = Field(
+        gt=0, le=MAX_INSTANCE_VCPU, description="vCPUs of the instance type, greater than 0, at most 4096."
+    )
     memory_gib: float = Field(
         validation_alias="memoryGiB",  # not `alias`: Python code keeps passing `memory_gib=`
         serialization_alias="memoryGiB",
         gt=0,
-        description="Memory of the instance type in GiB.",
+        le=MAX_INSTANCE_MEMORY_GIB,
+        description="Memory of the instance type in GiB, greater than 0, at most 65536.",
     )
-    gpus: int = Field(default=0, ge=0, description="GPUs of the instance type. Default: 0.")
-    on_demand: float = Field(ge=0, description="On-demand price per hour.")
+    gpus: int = Field(
+        default=0, ge=0, le=MAX_INSTANCE_GPUS, description="GPUs of the instance type, 0-64. Default: 0."
+    )
+    on_demand: float = Field(ge=0, le=MAX_PRICE, description=f"On-demand price per hour, {_PRICE_BOUND}.")
     spot: float | None = Field(
-        default=None, ge=0, description="Spot price per hour. Unset: derived from the spot rates."
+        default=None,
+        ge=0,
+        le=MAX_PRICE,
+        description=f"Spot price per hour, {_PRICE_BOUND}. Unset: derived from the spot rates.",
     )
     reserved: float | None = Field(
         default=None,
         ge=0,
-        description="Effective hourly price under a reservation or savings plan. Unset: not reserved.",
+        le=MAX_PRICE,
+        description=f"Effective hourly price under a reservation or savings plan, {_PRICE_BOUND}. Unset: "
+        "not reserved.",
     )
 
 
@@ -106,7 +169,9 @@ class CapacityTypeLabel(ApiModel):
     spot_values: list[LabelValue] = Field(
         min_length=1,
         max_length=8,
-        description='Values of the label that mean spot, e.g. ["spot"]; any other value means on-demand.',
+        description='Values of the label that mean spot, e.g. ["spot"], 1-8 distinct label values; any '
+        "other value means on-demand.",
+        json_schema_extra=k8s(list_type="set"),
     )
 
 
@@ -128,27 +193,31 @@ class NodeLabels(ApiModel):
         default_factory=lambda: list(DEFAULT_INSTANCE_TYPE_LABELS),
         min_length=1,
         max_length=8,
-        description="Keys naming the instance type. Default: node.kubernetes.io/instance-type, "
-        "beta.kubernetes.io/instance-type.",
-        json_schema_extra=k8s(default=list(DEFAULT_INSTANCE_TYPE_LABELS)),
+        description="Keys naming the instance type, 1-8 distinct label keys. Default: "
+        "node.kubernetes.io/instance-type, beta.kubernetes.io/instance-type.",
+        json_schema_extra=k8s(list_type="set", default=list(DEFAULT_INSTANCE_TYPE_LABELS)),
     )
     region: list[LabelKey] = Field(
         default_factory=lambda: list(DEFAULT_REGION_LABELS),
         min_length=1,
         max_length=8,
-        description="Keys naming the region. Default: topology.kubernetes.io/region, "
-        "failure-domain.beta.kubernetes.io/region.",
-        json_schema_extra=k8s(default=list(DEFAULT_REGION_LABELS)),
+        description="Keys naming the region, 1-8 distinct label keys. Default: "
+        "topology.kubernetes.io/region, failure-domain.beta.kubernetes.io/region.",
+        json_schema_extra=k8s(list_type="set", default=list(DEFAULT_REGION_LABELS)),
     )
     capacity_type: list[CapacityTypeLabel] = Field(
         default_factory=lambda: [label.model_copy() for label in DEFAULT_CAPACITY_TYPE_LABELS],
         min_length=1,
         max_length=8,
-        description="Keys (and their spot values) naming the capacity type. Default: "
+        description="Keys (and their spot values) naming the capacity type, 1-8, each key once. Default: "
         "karpenter.sh/capacity-type=spot, eks.amazonaws.com/capacityType=SPOT, "
         "cloud.google.com/gke-spot=true, cloud.google.com/gke-preemptible=true, "
         "kubernetes.azure.com/scalesetpriority=spot. Nodes matching none are on-demand.",
-        json_schema_extra=k8s(default=[label.to_wire() for label in DEFAULT_CAPACITY_TYPE_LABELS]),
+        json_schema_extra=k8s(
+            list_type="map",
+            map_keys=["key"],
+            default=[label.to_wire() for label in DEFAULT_CAPACITY_TYPE_LABELS],
+        ),
     )
 
 
@@ -159,18 +228,21 @@ class Pricing(ApiModel):
         default="USD",
         pattern=CURRENCY_PATTERN,
         max_length=3,
-        description="ISO 4217 code of every price here. Default: USD.",
+        description="ISO 4217 code of every price here, three upper-case letters (e.g. EUR). Default: USD.",
     )
     hours_per_month: float = Field(
-        default=730, gt=0, le=744, description="Hours in a billing month, for monthly figures. Default: 730."
+        default=730,
+        ge=1,
+        le=744,
+        description="Hours in a billing month, for monthly figures, 1-744 (31 days). Default: 730.",
     )
     on_demand: OnDemandRates = object_field(OnDemandRates, "On-demand rates. Default: OpenCost's defaults.")
     spot: SpotRates = object_field(SpotRates, "Spot rates. Default: OpenCost's defaults.")
     catalog: list[InstancePrice] = Field(
         default_factory=list,
         max_length=512,
-        description="Optional per-instance-type prices; they take precedence over the resource rates for "
-        "nodes whose instance type is listed.",
+        description="Optional per-instance-type prices, at most 512, each name once; they take precedence "
+        "over the resource rates for nodes whose instance type is listed.",
         json_schema_extra=k8s(list_type="map", map_keys=["name"]),
     )
     node_labels: NodeLabels = object_field(
@@ -182,7 +254,10 @@ class SpotEligibility(ApiModel):
     """Which workloads may run replicas on spot capacity."""
 
     min_replicas: int = Field(
-        default=2, ge=1, description="Fewest replicas a workload needs to be eligible. Default: 2."
+        default=2,
+        ge=1,
+        le=100000,
+        description="Fewest replicas a workload needs to be eligible, 1-100000. Default: 2.",
     )
     require_pod_disruption_budget: bool = Field(
         default=True, description="Require a PodDisruptionBudget covering the workload. Default: true."
@@ -201,14 +276,14 @@ class SpotFallback(ApiModel):
         default=300,
         ge=30,
         le=86400,
-        description="Seconds a spot pod may stay Pending before its replica moves to on-demand. "
-        "Default: 300.",
+        description="Seconds a spot pod may stay Pending before its replica moves to on-demand, "
+        "30-86400. Default: 300.",
     )
     return_after_seconds: int = Field(
         default=3600,
         ge=60,
         le=604800,
-        description="Seconds after a fallback before spot is tried again. Default: 3600.",
+        description="Seconds after a fallback before spot is tried again, 60-604800 (7 days). Default: 3600.",
     )
 
 
@@ -231,7 +306,8 @@ class SpotPolicy(ApiModel):
     on_demand_base: int = Field(
         default=1,
         ge=0,
-        description="Replicas of each workload that always stay on on-demand capacity. Default: 1.",
+        le=100000,
+        description="Replicas of each workload that always stay on on-demand capacity, 0-100000. Default: 1.",
     )
     eligibility: SpotEligibility = object_field(
         SpotEligibility, "Which workloads may use spot. Default: 2+ replicas, a PDB, Deployments only."
@@ -294,24 +370,34 @@ class NodePool(ApiModel):
 class Governance(ApiModel):
     """Guard rails on placement and spend that recommendations never cross."""
 
-    allowed_instance_types: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+    allowed_instance_types: list[
+        Annotated[
+            str,
+            StringConstraints(
+                min_length=1, max_length=LABEL_VALUE_MAX_LENGTH, pattern=INSTANCE_TYPE_GLOB_PATTERN
+            ),
+        ]
+    ] = Field(
         default_factory=list,
         max_length=256,
-        description='Instance types workloads may be placed on; "*" wildcards allowed (e.g. m5.*). '
-        "Empty: any.",
+        description='Instance types workloads may be placed on; "*" wildcards allowed (e.g. m5.*). Each '
+        "is an instance-type label value (1-63 alphanumerics, '-', '_', '.') with '*' allowed; at most "
+        "256. Empty: any.",
         json_schema_extra=k8s(list_type="set"),
     )
-    allowed_regions: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+    allowed_regions: list[NodeLabelValue] = Field(
         default_factory=list,
         max_length=64,
-        description="Regions workloads may be placed in. Empty: any.",
+        description="Regions workloads may be placed in, as in the node's region label (1-63 "
+        "alphanumerics, '-', '_' or '.'); at most 64. Empty: any.",
         json_schema_extra=k8s(list_type="set"),
     )
     max_hourly_cost_per_workload: float | None = Field(
         default=None,
         ge=0,
-        description="Most a single workload may cost per hour, in pricing.currency; recommendations and "
-        "scale-ups that would exceed it are capped. Unset: no cap.",
+        le=MAX_PRICE,
+        description="Most a single workload may cost per hour, in pricing.currency, "
+        f"{_PRICE_BOUND}; recommendations and scale-ups that would exceed it are capped. Unset: no cap.",
     )
 
 

@@ -10,6 +10,8 @@ from thrifty import API_VERSION
 from thrifty.api.common import (
     CURRENCY_PATTERN,
     DNS_LABEL_PATTERN,
+    TIME_ZONE_DESCRIPTION,
+    TIME_ZONE_PATTERN,
     ApiModel,
     Condition,
     DateTime,
@@ -24,6 +26,9 @@ from thrifty.api.common import (
 )
 
 DEFAULT_THRESHOLDS: Final = (50, 80, 100)
+# The largest budget amount, in currency units: beyond any real spend, and small enough that every
+# ratio and forecast computed from it stays finite.
+MAX_AMOUNT: Final = 1e12
 
 Percent = Annotated[int, Field(ge=1, le=1000)]
 
@@ -35,7 +40,9 @@ class PeriodStart(ApiModel):
         default="UTC",
         min_length=1,
         max_length=64,
-        description="IANA time zone of the period boundaries, e.g. America/New_York. Default: UTC.",
+        pattern=TIME_ZONE_PATTERN,
+        description="IANA time zone of the period boundaries, e.g. America/New_York: "
+        f"{TIME_ZONE_DESCRIPTION} Default: UTC.",
     )
     day_of_month: int = Field(
         default=1,
@@ -69,8 +76,8 @@ class BudgetScope(ApiModel):
             default=None,
             min_length=1,
             max_length=256,
-            description="Namespaces the budget covers, by name. Exactly one of namespaces and "
-            "namespaceSelector must be set.",
+            description="Namespaces the budget covers, by name (DNS-1123 labels), 1-256 of them. Exactly "
+            "one of namespaces and namespaceSelector must be set.",
             json_schema_extra=k8s(list_type="set"),
         )
     )
@@ -99,14 +106,15 @@ class ResourceBudgetSpec(ApiModel):
 
     amount: float = Field(
         ge=0,
-        description="The budget for one period, in currency units (e.g. 2000 for 2,000 USD).",
+        le=MAX_AMOUNT,
+        description="The budget for one period, in currency units (e.g. 2000 for 2,000 USD); 0 to 1e12.",
     )
     currency: str = Field(
         default="USD",
         pattern=CURRENCY_PATTERN,
         max_length=3,
-        description="ISO 4217 code; must match the CostPolicy's pricing.currency (no conversion is done). "
-        "Default: USD.",
+        description="ISO 4217 code, three upper-case letters (e.g. EUR); must match the CostPolicy's "
+        "pricing.currency (no conversion is done). Default: USD.",
     )
     period: Literal["Daily", "Weekly", "Monthly"] = Field(
         default="Monthly",

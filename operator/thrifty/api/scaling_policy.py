@@ -9,6 +9,9 @@ from pydantic import ConfigDict, Field, StringConstraints
 from thrifty import API_VERSION
 from thrifty.api.common import (
     CLOCK_PATTERN,
+    DNS_LABEL_PATTERN,
+    TIME_ZONE_DESCRIPTION,
+    TIME_ZONE_PATTERN,
     ApiModel,
     Condition,
     DateTime,
@@ -26,34 +29,87 @@ from thrifty.api.common import (
 
 ALL_WEEKDAYS: Final[list[Weekday]] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
+# The most replicas any field takes; the HPA has no bound, but a policy beyond this is a typo.
+MAX_REPLICAS: Final = 100000
+# Largest CPU and memory a bound on one container's request may name. The largest machines sold have
+# fewer cores and less memory, and a bound beyond them would only turn into an absurd (or infinite)
+# cost once multiplied by prices.
+MAX_CONTAINER_CPU: Final = "4096"
+MAX_CONTAINER_MEMORY: Final = "64Ti"
+# Largest value a Prometheus metric's target per replica may take; finite by construction.
+MAX_TARGET_PER_REPLICA: Final = 1e15
+
+
+def _as_quantity(path: str) -> str:
+    """CEL: an int-or-string value as a quantity. Such values reach CEL untyped and quantity() only
+    parses strings, so integers (cpu: 2) go through quantity('0').add()."""
+    return f"(type({path}) == int ? quantity('0').add({path}) : quantity({path}))"
+
 
 def _quantity_at_most(resource: str) -> str:
-    """CEL: minAllowed.<resource> <= maxAllowed.<resource> when both are set. Int-or-string values reach
-    CEL untyped and quantity() only parses strings, so integers (cpu: 2) go through quantity('0').add().
-    Each quantity() on an int-or-string is costed at ~3 MB of input: keep at most two per rule."""
-
-    def as_quantity(path: str) -> str:
-        return f"(type({path}) == int ? quantity('0').add({path}) : quantity({path}))"
-
+    """CEL: minAllowed.<resource> <= maxAllowed.<resource> when both are set."""
     low, high = f"self.minAllowed.{resource}", f"self.maxAllowed.{resource}"
     return (
         f"!has(self.minAllowed) || !has(self.maxAllowed) || !has({low}) || !has({high})"
-        f" || !{as_quantity(low)}.isGreaterThan({as_quantity(high)})"
+        f" || !{_as_quantity(low)}.isGreaterThan({_as_quantity(high)})"
     )
+
+
+def _quantity_within(path: str, limit: str) -> str:
+    """CEL: the int-or-string quantity at `path` is at most `limit`. A string that is no quantity passes:
+    the schema's pattern already reports it, and quantity() would only add an unreadable second error."""
+    return (
+        f"type({path}) == int ? !quantity('0').add({path}).isGreaterThan(quantity('{limit}'))"
+        f" : (!isQuantity({path}) || !quantity({path}).isGreaterThan(quantity('{limit}')))"
+    )
+
+
+def _container_bounds(field: str) -> list[dict[str, str]]:
+    """CEL on a ResourceList bound (minAllowed, maxAllowed): neither resource beyond the largest
+    container this API takes."""
+    return [
+        cel(
+            f"!has(self.{resource}) || ({_quantity_within(f'self.{resource}', limit)})",
+            f"{field}.{resource} must be at most {limit}",
+            f".{resource}",
+        )
+        for resource, limit in (("cpu", MAX_CONTAINER_CPU), ("memory", MAX_CONTAINER_MEMORY))
+    ]
 
 
 class Metric(ApiModel):
     """One signal the replica count follows. The highest replica count any metric asks for wins."""
 
+    # One rule per missing or misplaced field, so the error points at that field.
     model_config = ConfigDict(
         json_schema_extra=k8s(
             rules=[
                 cel(
-                    "self.type == 'Prometheus' ? (has(self.query) && has(self.targetPerReplica))"
-                    " : (has(self.targetUtilization) && !has(self.query))",
-                    "a Prometheus metric needs query and targetPerReplica; CPU and Memory metrics need "
-                    "targetUtilization and no query",
-                )
+                    "self.type != 'Prometheus' || has(self.query)",
+                    "query is required for a Prometheus metric",
+                    ".query",
+                ),
+                cel(
+                    "self.type != 'Prometheus' || has(self.targetPerReplica)",
+                    "targetPerReplica is required for a Prometheus metric",
+                    ".targetPerReplica",
+                ),
+                cel(
+                    "self.type != 'Prometheus' || !has(self.targetUtilization)",
+                    "targetUtilization is only for CPU and Memory metrics; a Prometheus metric uses "
+                    "targetPerReplica",
+                    ".targetUtilization",
+                ),
+                cel(
+                    "self.type == 'Prometheus' || has(self.targetUtilization)",
+                    "targetUtilization is required for a CPU or Memory metric",
+                    ".targetUtilization",
+                ),
+                cel(
+                    "self.type == 'Prometheus' || (!has(self.query) && !has(self.targetPerReplica))",
+                    "query and targetPerReplica are only for Prometheus metrics",
+                    ".query",
+                ),
             ]
         )
     )
@@ -67,24 +123,28 @@ class Metric(ApiModel):
         ge=1,
         le=1000,
         description="For CPU and Memory: the average utilization to hold, in percent of requests "
-        "(e.g. 70). Values above 100 are allowed because usage may exceed requests.",
+        "(e.g. 70), 1-1000. Values above 100 are allowed because usage may exceed requests.",
     )
     query: str | None = Field(
         default=None,
         min_length=1,
         max_length=4096,
+        # Unanchored: the query must contain at least one character that is not whitespace.
+        pattern=r"\S",
         description="For Prometheus: a PromQL instant query returning one series with one finite, "
         "non-negative value for the whole workload, e.g. "
-        'sum(rate(http_requests_total{namespace="demo",app="web"}[2m])). Every selector must carry '
-        'namespace="<the policy\'s namespace>" (a query that reads another namespace is not sent: '
-        "MetricsAvailable says QueryOutsideNamespace). Several series, NaN, infinity, a negative value, a "
-        "scalar, a string or a range vector give no reading, each with its own reason, and never scale down.",
+        'sum(rate(http_requests_total{namespace="demo",app="web"}[2m])). Not blank; at most 4096 '
+        'characters. Every selector must carry namespace="<the policy\'s namespace>" (a query that '
+        "reads another namespace is not sent: MetricsAvailable says QueryOutsideNamespace). Several "
+        "series, NaN, infinity, a negative value, a scalar, a string or a range vector give no reading, "
+        "each with its own reason, and never scale down.",
     )
     target_per_replica: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_TARGET_PER_REPLICA,
         description="For Prometheus: the query value one replica should handle; desired replicas = "
-        "ceil(value / targetPerReplica).",
+        "ceil(value / targetPerReplica). Greater than 0, at most 1e15.",
     )
 
 
@@ -94,9 +154,11 @@ class RatePolicy(ApiModel):
     type: Literal["Pods", "Percent"] = Field(
         description="Pods limits the change to a number of pods, Percent to a share of current replicas.",
     )
-    value: int = Field(ge=1, le=100000, description="The number of pods, or the percentage, per period.")
+    value: int = Field(
+        ge=1, le=100000, description="The number of pods, or the percentage, per period; 1-100000."
+    )
     period_seconds: int = Field(
-        default=15, ge=1, le=1800, description="Length of the period in seconds. Default: 15."
+        default=15, ge=1, le=1800, description="Length of the period in seconds, 1-1800. Default: 15."
     )
 
 
@@ -112,7 +174,7 @@ _SELECT_POLICY_DESCRIPTION: Final = (
     "forbids changes in this direction. Default: Max."
 )
 _COOLDOWN_DESCRIPTION: Final = (
-    "Seconds after a scaling action in this direction before the next one. Default: 0."
+    "Seconds after a scaling action in this direction before the next one, 0-86400. Default: 0."
 )
 
 
@@ -134,8 +196,8 @@ class ScaleUpRules(ScalingRules):
         default=0,
         ge=0,
         le=3600,
-        description="Seconds of past recommendations considered before adding replicas; the lowest "
-        "recommendation in the window wins. Default: 0.",
+        description="Seconds of past recommendations considered before adding replicas, 0-3600; the "
+        "lowest recommendation in the window wins. Default: 0.",
     )
     policies: list[RatePolicy] = Field(
         default_factory=lambda: _rate_policies(*_SCALE_UP_POLICIES),
@@ -154,8 +216,8 @@ class ScaleDownRules(ScalingRules):
         default=300,
         ge=0,
         le=3600,
-        description="Seconds of past recommendations considered before removing replicas; the highest "
-        "recommendation in the window wins. Default: 300.",
+        description="Seconds of past recommendations considered before removing replicas, 0-3600; the "
+        "highest recommendation in the window wins. Default: 300.",
     )
     policies: list[RatePolicy] = Field(
         default_factory=lambda: _rate_policies(*_SCALE_DOWN_POLICIES),
@@ -191,14 +253,15 @@ class Predictive(ApiModel):
         default=336,
         ge=48,
         le=2160,
-        description="Hours of metric history the forecast learns from; at least 48. Default: 336 (14 days).",
+        description="Hours of metric history the forecast learns from, 48-2160 (90 days). Default: 336 "
+        "(14 days).",
     )
     lead_time_seconds: int = Field(
         default=300,
         ge=0,
         le=3600,
-        description="How far ahead to scale, in seconds: the time a new pod takes to start and become "
-        "ready. While the forecast steers, the scale-down stabilization window is also cut to this, "
+        description="How far ahead to scale, in seconds (0-3600): the time a new pod takes to start and "
+        "become ready. While the forecast steers, the scale-down stabilization window is also cut to this, "
         "because the forecast says whether the load comes back within it. Default: 300.",
     )
     seasonality: Literal["Auto", "Daily", "Weekly", "None"] = Field(
@@ -211,7 +274,8 @@ class Predictive(ApiModel):
         gt=0,
         le=10,
         description="Largest recent forecast error (mean absolute percentage error as a fraction, "
-        "0.25 = 25%) at which the forecast still steers; above it, scaling is reactive only. Default: 0.25.",
+        "0.25 = 25%; greater than 0, at most 10) at which the forecast still steers; above it, scaling is "
+        "reactive only. Default: 0.25.",
     )
 
 
@@ -244,13 +308,17 @@ class Schedule(ApiModel):
     name: str = Field(
         min_length=1,
         max_length=63,
-        description="Name of the window, unique within the policy, e.g. nights.",
+        pattern=DNS_LABEL_PATTERN,
+        description="Name of the window, unique within the policy, e.g. nights: a DNS-1123 label (lower "
+        "case alphanumerics and '-', at most 63 characters).",
     )
     time_zone: str = Field(
         default="UTC",
         min_length=1,
         max_length=64,
-        description="IANA time zone the times are in, e.g. Europe/Berlin. Default: UTC.",
+        pattern=TIME_ZONE_PATTERN,
+        description="IANA time zone the times are in, e.g. Europe/Berlin: "
+        f"{TIME_ZONE_DESCRIPTION} Default: UTC.",
     )
     days: list[Weekday] = Field(
         default_factory=lambda: list(ALL_WEEKDAYS),
@@ -268,12 +336,14 @@ class Schedule(ApiModel):
     min_replicas: int | None = Field(
         default=None,
         ge=0,
-        description="Floor on replicas inside the window (still within the policy's min/max).",
+        le=MAX_REPLICAS,
+        description="Floor on replicas inside the window (still within the policy's min/max), 0-100000.",
     )
     max_replicas: int | None = Field(
         default=None,
         ge=0,
-        description="Cap on replicas inside the window (still within the policy's min/max).",
+        le=MAX_REPLICAS,
+        description="Cap on replicas inside the window (still within the policy's min/max), 0-100000.",
     )
 
 
@@ -295,25 +365,25 @@ class Horizontal(ApiModel):
     min_replicas: int = Field(
         default=1,
         ge=1,
-        le=100000,
-        description="Fewest replicas the operator sets; never scaled below this. Default: 1.",
+        le=MAX_REPLICAS,
+        description="Fewest replicas the operator sets, 1-100000; never scaled below this. Default: 1.",
     )
     max_replicas: int = Field(
         ge=1,
-        le=100000,
-        description="Most replicas the operator sets; never scaled above this.",
+        le=MAX_REPLICAS,
+        description="Most replicas the operator sets, 1-100000; never scaled above this.",
     )
     metrics: list[Metric] = Field(
         default_factory=list,
         max_length=8,
-        description="Signals to follow; the highest replica count any of them asks for wins. Empty: "
-        "CPU at 80% of requests, like the HPA.",
+        description="Signals to follow, at most 8; the highest replica count any of them asks for wins. "
+        "Empty: CPU at 80% of requests, like the HPA.",
     )
     tolerance: float = Field(
         default=0.1,
         ge=0,
         le=1,
-        description="No change while metric/target is within 1 +/- tolerance. Default: 0.1.",
+        description="No change while metric/target is within 1 +/- tolerance; 0-1. Default: 0.1.",
     )
     behavior: Behavior = object_field(Behavior, "Rate limits for scaling up and down.")
     predictive: Predictive = object_field(
@@ -369,13 +439,22 @@ class OomBump(ApiModel):
 
     min_increase: Quantity = Field(
         default="100Mi",
-        description='Smallest memory increase after an OOM kill, a quantity. Default: "100Mi".',
+        description="Smallest memory increase after an OOM kill, a quantity of at most 64Ti. "
+        'Default: "100Mi".',
+        json_schema_extra=k8s(
+            rules=[
+                cel(
+                    _quantity_within("self", MAX_CONTAINER_MEMORY),
+                    f"minIncrease must be at most {MAX_CONTAINER_MEMORY}",
+                )
+            ]
+        ),
     )
     multiplier: float = Field(
         default=1.2,
         ge=1,
         le=10,
-        description="Factor applied to the memory in use at the OOM kill. Default: 1.2.",
+        description="Factor applied to the memory in use at the OOM kill, 1-10. Default: 1.2.",
     )
 
 
@@ -395,28 +474,35 @@ class Vertical(ApiModel):
         )
     )
 
-    containers: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(
+    containers: list[
+        Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    ] = Field(
         default_factory=list,
         max_length=32,
-        description="Names of the containers to right-size. Empty: every container of the pod template.",
+        description="Names of the containers to right-size (DNS-1123 labels, as Kubernetes names "
+        "containers), at most 32. Empty: every container of the pod template.",
         json_schema_extra=k8s(list_type="set"),
     )
     history_hours: int = Field(
         default=336,
         ge=3,
         le=2160,
-        description="Hours of usage history the percentiles are taken over. No recommendation is made "
-        "from less than 3 hours of data. Default: 336 (14 days).",
+        description="Hours of usage history the percentiles are taken over, 3-2160 (90 days). No "
+        "recommendation is made from less than 3 hours of data. Default: 336 (14 days).",
     )
     cpu: CpuPolicy = object_field(CpuPolicy, "CPU request policy. Default: the 95th percentile, no buffer.")
     memory: MemoryPolicy = object_field(MemoryPolicy, "Memory request policy. Default: the maximum plus 15%.")
     min_allowed: ResourceList | None = Field(
         default=None,
-        description="Lowest request recommended per container. Unset resources: no lower bound.",
+        description="Lowest request recommended per container; cpu at most 4096 cores, memory at most "
+        "64Ti. Unset resources: no lower bound.",
+        json_schema_extra=k8s(rules=_container_bounds("minAllowed")),
     )
     max_allowed: ResourceList | None = Field(
         default=None,
-        description="Highest request recommended per container. Unset resources: no upper bound.",
+        description="Highest request recommended per container; cpu at most 4096 cores, memory at most "
+        "64Ti. Unset resources: no upper bound.",
+        json_schema_extra=k8s(rules=_container_bounds("maxAllowed")),
     )
     controlled_values: Literal["RequestsOnly", "RequestsAndLimits"] = Field(
         default="RequestsOnly",
@@ -427,8 +513,8 @@ class Vertical(ApiModel):
         default=10,
         ge=0,
         le=100,
-        description="Smallest change in percent worth applying; smaller differences are ignored to "
-        "avoid restarting pods for little gain. Default: 10.",
+        description="Smallest change in percent worth applying, 0-100; smaller differences are ignored "
+        "to avoid restarting pods for little gain. Default: 10.",
     )
     oom_bump: OomBump = object_field(
         OomBump, "Memory raise after an OOM kill. Default: the larger of +100Mi and x1.2."
@@ -438,8 +524,8 @@ class Vertical(ApiModel):
         ge=0,
         le=2592000,
         description="In Apply mode, the least time between two resource changes of the workload, in "
-        "seconds; each change rolls its pods, so changes stay rare. An OOM kill skips the wait for a "
-        "memory raise. Default: 21600 (6 hours).",
+        "seconds (0-2592000, 30 days); each change rolls its pods, so changes stay rare. An OOM kill "
+        "skips the wait for a memory raise. Default: 21600 (6 hours).",
     )
 
 
@@ -467,8 +553,8 @@ class ScalingPolicySpec(ApiModel):
         default=0,
         ge=-1000,
         le=1000,
-        description="Importance relative to other workloads under the same ResourceBudget: with "
-        "enforcement ScaleDown, the lowest priority is scaled down first. Default: 0.",
+        description="Importance relative to other workloads under the same ResourceBudget, -1000 to "
+        "1000: with enforcement ScaleDown, the lowest priority is scaled down first. Default: 0.",
     )
     horizontal: Horizontal | None = Field(
         default=None,

@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from thrifty.api.common import ApiModel, Condition
-from thrifty.api.condition_types import RECONCILE_ERROR, STALLED
+from thrifty.api.condition_types import INVALID_SPEC, RECONCILE_ERROR, STALLED
 from thrifty.api.conditions import READY, ConditionSet, Observation, merge_conditions, ready_from
 
 __all__ = ["Conclusions", "publish", "reconcile_guard", "record_change", "stalled"]
@@ -138,29 +139,50 @@ def without_non_finite(value: Any) -> Any:
 
 
 def reconcile_guard(owned: ConditionSet, status_model: type[ApiModel]) -> Callable[[Handler], Handler]:
-    """Every exception a reconcile raises ends in status (Stalled=True, Ready=False, reason
-    ReconcileError, the error in the message) and one log line, never in a traceback that retries
-    forever with nothing shown in `kubectl get`. The status keeps everything else as it was; the
-    next round tries again."""
+    """Every exception a reconcile raises ends in status (Stalled=True, Ready=False, the error in the
+    message) and one log line, never in a traceback that retries forever with nothing shown in
+    `kubectl get`: reason InvalidSpec for a spec the models refuse (an object stored before the
+    schema refused what it holds), ReconcileError for anything else. The status keeps everything
+    else as it was; the next round tries again."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def guarded(*args: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
             try:
                 handler(*args, body=body, patch=patch, **kwargs)
+            except ValidationError as error:
+                _stall(body, patch, owned, status_model, INVALID_SPEC, _spec_errors(error))
             # Whatever nothing else caught: a bug, or input no check foresaw.
             except Exception as error:
                 message = f"{type(error).__name__}: {error}"
                 log.error("%s %s: reconcile failed: %s", owned.kind, body.metadata.name, message)
                 log.debug("reconcile failure", exc_info=True)
-                patch.pop("status", None)
-                conclusions = stalled(
-                    RECONCILE_ERROR, f"the operator could not evaluate this object: {message}"
-                )
-                conclusions.kept |= set(owned.types)
-                desired = status_model.model_validate(body.get("status") or {})
-                publish(body, patch, owned, desired, conclusions, ready=(RECONCILE_ERROR, message))
+                why = f"the operator could not evaluate this object: {message}"
+                _stall(body, patch, owned, status_model, RECONCILE_ERROR, why)
 
         return guarded
 
     return wrap
+
+
+def _stall(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    owned: ConditionSet,
+    status_model: type[ApiModel],
+    reason: str,
+    message: str,
+) -> None:
+    """Stalled and Ready=False with ``reason``; everything else in status stays as it was."""
+    patch.pop("status", None)
+    conclusions = stalled(reason, message)
+    conclusions.kept |= set(owned.types)
+    desired = status_model.model_validate(body.get("status") or {})
+    publish(body, patch, owned, desired, conclusions, ready=(reason, message))
+
+
+def _spec_errors(error: ValidationError) -> str:
+    """pydantic's errors as the API server words them: the field path, then what is wrong."""
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+    )
