@@ -5,6 +5,8 @@ Calls block; the operator makes them from worker threads, never from kopf's even
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
 import math
 import re
@@ -155,6 +157,12 @@ def _root_cause(error: Exception) -> str:
 
 
 def _api_error(error: Exception) -> str:
-    """Prometheus' own error text out of the client's message (which quotes the whole JSON body)."""
-    found = re.search(r'"error":"((?:[^"\\]|\\.)*)"', str(error))
-    return found.group(1).replace('\\"', '"') if found else str(error)[:300]
+    """Prometheus' own error text, out of the client's message "HTTP Status Code 400 (b'{json}')"."""
+    text = str(error)
+    body = re.search(r"\((b'.*'|b\".*\")\)\s*$", text, re.DOTALL)
+    try:
+        answer = json.loads(ast.literal_eval(body.group(1))) if body else {}
+    except (ValueError, SyntaxError):
+        answer = {}
+    found = answer.get("error") if isinstance(answer, dict) else None
+    return str(found) if found else text[:300]
