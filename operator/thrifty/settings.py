@@ -27,6 +27,7 @@ __all__ = [
     "EVALUATION_SECONDS",
     "HORIZONTAL_SYNC_SECONDS",
     "RESYNC_SECONDS",
+    "STATUS_REFRESH_SECONDS",
     "CostMetricNames",
     "MetricNames",
     "PrometheusSettings",
@@ -207,6 +208,8 @@ RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 10.0)
 EVALUATION_SECONDS: Final = interval_seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
 # How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).
 HORIZONTAL_SYNC_SECONDS: Final = interval_seconds("THRIFTY_HORIZONTAL_SYNC_SECONDS", 15.0)
+# The longest a status that reads the same to a user goes unwritten (live figures move meanwhile).
+STATUS_REFRESH_SECONDS: Final = interval_seconds("THRIFTY_STATUS_REFRESH_SECONDS", 300.0)
 
 _PROMETHEUS: list[PrometheusSettings] = []
 

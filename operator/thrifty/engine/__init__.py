@@ -25,6 +25,7 @@ __all__ = [
     "spec_checks",
     "spend_pricing",
     "spend_records",
+    "status_changes",
     "workload_prices",
     "workload_records",
 ]

@@ -10,7 +10,7 @@ from thrifty.api.common import rfc3339
 from thrifty.api.scaling_policy import DesiredReplicas, ScaleChange, ScalingHistory
 from thrifty.engine.horizontal import HorizontalState, Recommendation, ScaleEvent
 
-__all__ = ["history_from", "stamp", "state_from"]
+__all__ = ["history_from", "merged_state", "resumed_state", "stamp", "state_from"]
 
 
 def state_from(history: ScalingHistory | None) -> HorizontalState:
@@ -39,3 +39,23 @@ def stamp(seconds: float) -> str:
 
 def _seconds(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
+
+
+def resumed_state(persisted: HorizontalState, now: float) -> HorizontalState:
+    """The state a process that has not yet decided for a policy starts from. Status keeps the
+    desired counts, but their times are written only when something a user reads changes, so each
+    remembered count is taken as desired until ``now``: after a restart a scale-down waits at most
+    one more stabilization window, and never comes early. Changes are written on every action and
+    are exact."""
+    return HorizontalState(
+        tuple(Recommendation(now, r.replicas) for r in persisted.recommendations), persisted.events
+    )
+
+
+def merged_state(remembered: HorizontalState, persisted: HorizontalState) -> HorizontalState:
+    """This process's own state (exact), plus any change the status records that it does not know
+    (made by another replica, or recorded after an interrupted action)."""
+    events = tuple(
+        sorted(set(remembered.events) | set(persisted.events), key=lambda e: (e.time, e.to_replicas))
+    )
+    return HorizontalState(remembered.recommendations, events)

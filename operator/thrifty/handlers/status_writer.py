@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +22,15 @@ from pydantic import ValidationError
 from thrifty.api.common import ApiModel, Condition
 from thrifty.api.condition_types import INVALID_SPEC, RECONCILE_ERROR, STALLED
 from thrifty.api.conditions import READY, ConditionSet, Observation, merge_conditions, ready_from
+from thrifty.settings import STATUS_REFRESH_SECONDS
 
 __all__ = ["Conclusions", "publish", "reconcile_guard", "record_change", "stalled"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[..., None]
+StatusComparison = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+# When each object's status was last written by this process (first seen counts as written).
+_LAST_WRITE: dict[str, float] = {}
 
 
 @dataclass
@@ -81,10 +86,14 @@ def publish(
     desired: ApiModel,
     conclusions: Conclusions,
     ready: tuple[str, str],
+    unchanged: StatusComparison | None = None,
 ) -> None:
     """Merge the conclusions into ``desired`` (plus a summary Ready) and patch what differs from the
     object's status. Ready is False with the first failing prerequisite's reason, or with
-    ``not_ready`` when given. An owned condition type neither observed nor kept is removed."""
+    ``not_ready`` when given. An owned condition type neither observed nor kept is removed.
+
+    With ``unchanged`` (before, after in wire form), a status that reads the same to a user is not
+    written, unless the last write is ``THRIFTY_STATUS_REFRESH_SECONDS`` old."""
     current_raw = body.get("status") or {}
     current = type(desired).model_validate(current_raw)
     existing: list[Condition] = list(getattr(current, "conditions", []))
@@ -101,9 +110,20 @@ def publish(
     wire = without_non_finite(
         desired.model_copy(update={"observed_generation": generation, "conditions": conditions}).to_wire()
     )
-    for key, value in wire.items():
-        if current_raw.get(key) != value:
-            patch.status[key] = value
+    differs = {key: value for key, value in wire.items() if current_raw.get(key) != value}
+    uid, now = str(body.metadata.uid), time.monotonic()
+    written = _LAST_WRITE.setdefault(uid, now)
+    if (
+        differs
+        and unchanged is not None
+        and unchanged(current_raw, wire)
+        and now - written < STATUS_REFRESH_SECONDS
+    ):
+        return  # nothing a user would read differently: no write, and Ready has not moved
+    for key, value in differs.items():
+        patch.status[key] = value
+    if differs:
+        _LAST_WRITE[uid] = now
     before = next((c for c in existing if c.type == READY), None)
     if before is None or (before.status, before.reason) != (summary.status, summary.reason):
         kind = "Normal" if summary.status == "True" else "Warning"

@@ -37,8 +37,9 @@ from thrifty.engine.policy_replicas import (
     named_metrics,
     readings_for,
 )
-from thrifty.engine.scaling_history import history_from, state_from
+from thrifty.engine.scaling_history import history_from, merged_state, resumed_state, state_from
 from thrifty.engine.workload_records import Workload
+from thrifty.handlers.scaling_policy import horizontal_memory
 from thrifty.handlers.scaling_policy.forecast_models import metric_forecasts
 from thrifty.handlers.scaling_policy.policy_reads import namespace_load, query_value
 from thrifty.handlers.scaling_policy.step_conclusions import metrics_unavailable, step_start
@@ -93,7 +94,13 @@ def horizontal_step(
     readings = readings_for(horizontal, workload, load, values)
     result.conditions.prerequisites.append(metrics_observation(readings))
     result.utilization = readings.utilization
-    state = state_from(status.scaling_history)
+    uid = str(body.metadata.uid)
+    persisted = state_from(status.scaling_history)
+    remembered = horizontal_memory.recall(uid)
+    if remembered is None:
+        state = resumed_state(persisted, now.timestamp())
+    else:
+        state = merged_state(remembered, persisted)
     if interrupted is not None and interrupted not in state.events:
         state = HorizontalState(state.recommendations, (*state.events, interrupted))
     current = workload.desired_replicas
@@ -115,9 +122,9 @@ def horizontal_step(
         changed = result.last_action is not None
     # Only an applied change is remembered as one: rate limits and cooldowns count real changes.
     kept_events = outcome.decision.state.events if applying and changed else state.events
-    result.scaling_history = history_from(
-        HorizontalState(outcome.decision.state.recommendations, kept_events)
-    )
+    decided = HorizontalState(outcome.decision.state.recommendations, kept_events)
+    horizontal_memory.remember(uid, decided)
+    result.scaling_history = history_from(decided)
     return result
 
 

@@ -26,6 +26,7 @@ from thrifty.engine.horizontal import HorizontalState
 from thrifty.engine.pending_actions import Resolved, resolve_pending
 from thrifty.engine.scaling_history import history_from, state_from
 from thrifty.engine.spec_checks import policy_spec_problems
+from thrifty.engine.status_changes import policy_status_unchanged
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.cluster_indexes import autoscalers_of, budget_views, cost_policy_specs, find_workload
@@ -118,6 +119,7 @@ def _reconcile(
             PolicyReason.EVALUATED,
             f"{target.kind} {namespace}/{target.name} is managed in {policy.mode} mode",
         ),
+        unchanged=policy_status_unchanged,
     )
     if resolving or horizontal.acted or vertical.acted:
         # Cleared in the same write that records the outcome; kopf's view of status predates the
