@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +18,7 @@ from prometheus_client.registry import CollectorRegistry
 from test_live_load import Cluster, FakeClock, api_json, scrape, v1_pod
 
 from thrifty.sandbox.live_load import CPU_ANNOTATION, ClusterObjects
-from thrifty.sandbox.live_metrics import LiveMetrics, render_text
+from thrifty.sandbox.live_metrics import LiveMetrics, metrics_server, render_text
 from thrifty.sandbox.object_cache import KINDS, ClusterCache, NotSyncedError, ObjectCache
 
 
@@ -189,3 +191,27 @@ def test_label_values_and_help_are_escaped_as_prometheus_client_does() -> None:
     registry = CollectorRegistry()
     registry.register(Families())
     assert render_text([gauge, counter]) == generate_latest(registry)
+
+
+def test_metrics_are_served_once_every_kind_is_listed() -> None:
+    cache, _ = cluster_cache(Cluster())
+    collector = LiveMetrics(cache.objects, FakeClock())
+    server = metrics_server(collector, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 503
+
+        for kind in KINDS:
+            cache.kinds[kind].relist()
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+            served = response.read()
+        assert served == render_text(collector.collect())
+        assert b'kube_pod_info{created_by_kind="ReplicaSet"' in served
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -267,6 +267,12 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         del format, args  # one line per scrape would drown the log
 
 
+def metrics_server(collector: LiveMetrics, address: str, port: int) -> ThreadingHTTPServer:
+    """An HTTP server (not yet serving) that answers every GET with the collector's exposition."""
+    handler = type("Handler", (_MetricsHandler,), {"collector": collector})
+    return ThreadingHTTPServer((address, port), handler)
+
+
 def serve(kubeconfig: Path, port: int, address: str = "127.0.0.1", pod_cgroup_series: bool = False) -> None:
     """Serve ``/metrics`` on ``address:port`` until the process is stopped."""
     tune_garbage_collector()
@@ -275,12 +281,7 @@ def serve(kubeconfig: Path, port: int, address: str = "127.0.0.1", pod_cgroup_se
     # Until every kind is listed a scrape fails (503) rather than report part of the cluster.
     if not cache.wait_synced():
         log.warning("not every kind listed yet; scrapes fail until they are")
-    handler = type(
-        "Handler",
-        (_MetricsHandler,),
-        {"collector": LiveMetrics(cache.objects, pod_cgroup_series=pod_cgroup_series)},
-    )
-    server = ThreadingHTTPServer((address, port), handler)
+    server = metrics_server(LiveMetrics(cache.objects, pod_cgroup_series=pod_cgroup_series), address, port)
     log.info("serving live pod metrics on http://%s:%d/metrics", address, port)
     try:
         server.serve_forever()
