@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -199,25 +200,34 @@ class Cluster:
     )
     web_pods: list[str] = field(default_factory=lambda: ["web-abc-1", "web-abc-2"])
 
-    def objects(self) -> ClusterObjects:
+    def models(self) -> dict[str, list[Any]]:
         pods = [v1_pod(name, ("ReplicaSet", "web-abc")) for name in self.web_pods]
         pods += [
             v1_pod("db-0", ("StatefulSet", "db")),
             v1_pod("web-abc-pending", ("ReplicaSet", "web-abc"), phase="Pending", node=None),
         ]
-        return ClusterObjects(
-            pods=pods,
-            replicasets=[client.V1ReplicaSet(metadata=meta("web-abc", [("Deployment", "web")]))],
-            deployments=[client.V1Deployment(metadata=meta("web", annotations=self.web_annotations))],
-            statefulsets=[client.V1StatefulSet(metadata=meta("db"))],
-            nodes=[
+        return {
+            "pods": pods,
+            "replicasets": [client.V1ReplicaSet(metadata=meta("web-abc", [("Deployment", "web")]))],
+            "deployments": [client.V1Deployment(metadata=meta("web", annotations=self.web_annotations))],
+            "statefulsets": [client.V1StatefulSet(metadata=meta("db"))],
+            "nodes": [
                 client.V1Node(
                     metadata=client.V1ObjectMeta(
                         name="kwok-spot-0", labels={"karpenter.sh/capacity-type": "spot", "type": "kwok"}
                     )
                 )
             ],
-        )
+        }
+
+    def objects(self) -> ClusterObjects:
+        """The objects as the API server's JSON has them."""
+        return ClusterObjects(**{kind: api_json(items) for kind, items in self.models().items()})
+
+
+def api_json(models: Sequence[Any]) -> list[dict[str, Any]]:
+    serialized: list[dict[str, Any]] = client.ApiClient().sanitize_for_serialization(list(models))
+    return serialized
 
 
 def scrape(collector: LiveMetrics) -> Samples:

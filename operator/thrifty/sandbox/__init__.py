@@ -12,6 +12,7 @@ __all__ = [
     "live_load",
     "live_metrics",
     "nodes",
+    "object_cache",
     "paths",
     "pki",
     "processes",

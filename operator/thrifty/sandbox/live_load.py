@@ -19,23 +19,22 @@ Each annotation turns on its own series: a workload with only the CPU annotation
 and no working set. A value that is not a non-negative quantity is ignored, with a problem reported.
 A Running pod counts unless it is being deleted (a Service stops sending it traffic then).
 
-Only computation lives here, on API objects already read; ``live_metrics`` lists and serves them.
+Only computation lives here, on API objects already read (as the API server's JSON);
+``object_cache`` keeps them and ``live_metrics`` serves them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast
 
 from thrifty.engine.quantities import parse_quantity
 from thrifty.sandbox.series import Container, Node, Pod
-
-if TYPE_CHECKING:
-    from kubernetes import client
 
 CPU_ANNOTATION: Final = "sandbox.thrifty.dev/cpu"
 MEMORY_ANNOTATION: Final = "sandbox.thrifty.dev/memory"
@@ -94,13 +93,16 @@ def parse_load(annotations: Mapping[str, str] | None) -> tuple[Load, list[str]]:
     return Load(*values), problems
 
 
+ApiObject = Mapping[str, Any]  # an object as the API server's JSON has it (camelCase keys)
+
+
 @dataclass(frozen=True)
 class ClusterObjects:
-    pods: Sequence[client.V1Pod]
-    replicasets: Sequence[client.V1ReplicaSet]
-    deployments: Sequence[client.V1Deployment]
-    statefulsets: Sequence[client.V1StatefulSet]
-    nodes: Sequence[client.V1Node]
+    pods: Sequence[ApiObject]
+    replicasets: Sequence[ApiObject]
+    deployments: Sequence[ApiObject]
+    statefulsets: Sequence[ApiObject]
+    nodes: Sequence[ApiObject]
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ class Snapshot:
 def snapshot(objects: ClusterObjects) -> Snapshot:
     """The records the metrics are made of."""
     replicasets = tuple(
-        (m.namespace, m.name, _owners(m)) for m in _metadata(objects.replicasets) if m.name and m.namespace
+        (m["namespace"], m["name"], _owners(m))
+        for m in _metadata(objects.replicasets)
+        if m.get("name") and m.get("namespace")
     )
     deployment_of = {
         (namespace, name): o.name
@@ -127,64 +131,80 @@ def snapshot(objects: ClusterObjects) -> Snapshot:
     problems: list[str] = []
     for kind, workloads in (("Deployment", objects.deployments), ("StatefulSet", objects.statefulsets)):
         for meta in _metadata(workloads):
-            load, issues = parse_load(meta.annotations)
-            problems += [f"{kind} {meta.namespace}/{meta.name}: {issue}" for issue in issues]
+            load, issues = parse_load(meta.get("annotations"))
+            problems += [f"{kind} {meta.get('namespace')}/{meta.get('name')}: {issue}" for issue in issues]
             if load != Load():
-                loads[(meta.namespace, kind, meta.name)] = load
+                loads[(meta.get("namespace", ""), kind, meta.get("name", ""))] = load
     pods = []
     for item in objects.pods:
-        meta, spec, status = item.metadata, item.spec, item.status
-        if not (meta and spec and status and status.phase == "Running" and spec.node_name):
+        pod_meta, spec, status = item.get("metadata"), item.get("spec"), item.get("status")
+        if not (pod_meta and spec and status and status.get("phase") == "Running" and spec.get("nodeName")):
             continue
+        meta = cast(Mapping[str, Any], pod_meta)
+        namespace = meta.get("namespace", "")
         owners = _owners(meta)
         controller = next((o for o in owners if o.controller), Owner("", "", True))
         replicaset = controller.name if controller.kind == "ReplicaSet" else ""
-        deployment = deployment_of.get((meta.namespace, replicaset), "")
+        deployment = deployment_of.get((namespace, replicaset), "")
         workload: WorkloadKey | None = None
         if deployment:
-            workload = (meta.namespace, "Deployment", deployment)
+            workload = (namespace, "Deployment", deployment)
         elif controller.kind == "StatefulSet":
-            workload = (meta.namespace, "StatefulSet", controller.name)
+            workload = (namespace, "StatefulSet", controller.name)
         record = Pod(
-            meta.namespace,
-            meta.name,
-            spec.node_name,
+            namespace,
+            meta.get("name", ""),
+            spec["nodeName"],
             replicaset,
             deployment,
-            tuple(_container(c) for c in spec.containers),
-            meta.uid or "",
-            status.pod_ip or "",
-            status.host_ip or "",
+            tuple(_container(c) for c in spec.get("containers") or ()),
+            meta.get("uid") or "",
+            status.get("podIP") or "",
+            status.get("hostIP") or "",
         )
-        terminating = meta.deletion_timestamp is not None
-        priority_class, host_network = spec.priority_class_name or "", bool(spec.host_network)
+        terminating = meta.get("deletionTimestamp") is not None
+        priority_class, host_network = spec.get("priorityClassName") or "", bool(spec.get("hostNetwork"))
         pods.append(LivePod(record, owners, workload, terminating, priority_class, host_network))
-    nodes = tuple(Node(m.name, dict(m.labels or {})) for m in _metadata(objects.nodes) if m.name)
+    nodes = tuple(
+        Node(m["name"], dict(m.get("labels") or {})) for m in _metadata(objects.nodes) if m.get("name")
+    )
     return Snapshot(tuple(pods), replicasets, nodes, loads, tuple(problems))
 
 
-def _metadata(
-    objects: Sequence[client.V1ReplicaSet | client.V1Deployment | client.V1StatefulSet | client.V1Node],
-) -> list[client.V1ObjectMeta]:
-    return [o.metadata for o in objects if o.metadata is not None]
+def _metadata(objects: Sequence[ApiObject]) -> list[Mapping[str, Any]]:
+    return [o["metadata"] for o in objects if o.get("metadata") is not None]
 
 
-def _owners(meta: client.V1ObjectMeta) -> tuple[Owner, ...]:
-    return tuple(Owner(str(r.kind), str(r.name), bool(r.controller)) for r in meta.owner_references or [])
+def _owners(meta: Mapping[str, Any]) -> tuple[Owner, ...]:
+    return tuple(
+        Owner(str(r.get("kind")), str(r.get("name")), bool(r.get("controller")))
+        for r in meta.get("ownerReferences") or ()
+    )
 
 
-def _container(container: client.V1Container) -> Container:
-    resources = container.resources
-    requests: Mapping[str, str] = (resources.requests if resources else None) or {}
-    limits: Mapping[str, str] = (resources.limits if resources else None) or {}
+@functools.lru_cache(maxsize=4096)
+def _quantity(text: str) -> float:
+    # A cluster's pods repeat a handful of request and limit values; parse each once.
+    return parse_quantity(text)
+
+
+def _container(container: Mapping[str, Any]) -> Container:
+    resources = container.get("resources") or {}
+    requests: Mapping[str, str] = resources.get("requests") or {}
+    limits: Mapping[str, str] = resources.get("limits") or {}
 
     def quantity(values: Mapping[str, str], key: str) -> float | None:
-        return parse_quantity(values[key]) if key in values else None
+        return _quantity(str(values[key])) if key in values else None
 
     cpu_request, memory_request = quantity(requests, "cpu"), quantity(requests, "memory")
     cpu_limit, memory_limit = quantity(limits, "cpu"), quantity(limits, "memory")
     return Container(
-        container.name, container.image or "", cpu_request, cpu_limit, memory_request, memory_limit
+        container.get("name", ""),
+        container.get("image") or "",
+        cpu_request,
+        cpu_limit,
+        memory_request,
+        memory_limit,
     )
 
 
