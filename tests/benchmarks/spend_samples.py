@@ -65,12 +65,12 @@ def answers(containers: int, nodes: int, start: int, points: int) -> dict[str, l
         for n in range(nodes)
     ]
     return {
-        "cpu_usage": cpu,
-        "memory_working_set": memory,
-        "resource_requests": requests,
-        "pod_info": placement,
-        "pod_owner": owners,
-        "node_labels": node_labels,
+        "spend_cpu_usage": cpu,
+        "spend_memory_working_set": memory,
+        "spend_resource_requests": requests,
+        "spend_pod_info": placement,
+        "spend_pod_owner": owners,
+        "spend_node_labels": node_labels,
     }
 
 

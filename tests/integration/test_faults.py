@@ -107,9 +107,12 @@ def namespace(sandbox: SandboxEnv) -> Iterator[str]:
     try:
         yield NS
     finally:
+        # No operator runs here any more to release kopf's finalizer: release it, so nothing is left.
         kubectl(sandbox, "delete", "scalingpolicies", "--all", "-n", NS, "--wait=false", check=False)
-        kubectl(sandbox, "patch", "scalingpolicies", "--all", "-n", NS, "--type=merge",
-                "-p", '{"metadata":{"finalizers":[]}}', check=False)  # fmt: skip
+        names = kubectl(sandbox, "get", "scalingpolicies", "-n", NS, "-o", "name", check=False).stdout.split()
+        for name in names:
+            kubectl(sandbox, "patch", name, "-n", NS, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                    check=False)  # fmt: skip
         kubectl(sandbox, "delete", "namespace", NS, "--wait=false", check=False)
 
 
@@ -293,6 +296,7 @@ spec:
             assert f"{field}: unknown time zone 'Europe/Atlantis'" in ready["message"]
             assert condition(get(sandbox, kind, name, *scope), "Stalled")["status"] == "True"
     finally:
-        kubectl(sandbox, "delete", "resourcebudget", f"atlantis-{NS}", "--wait=false", check=False)
+        # Deleted while the operator runs, so kopf releases its finalizer and no budget is left over.
+        kubectl(sandbox, "delete", "resourcebudget", f"atlantis-{NS}", "--timeout=60s", check=False)
         operator.stop()
     assert "Traceback" not in log.read_text(errors="replace")

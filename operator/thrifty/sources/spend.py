@@ -92,7 +92,9 @@ def read_spend_samples(
         return _empty(scope, step, queries.cpu_window_seconds, why)
 
     def ask(metric: str, query: str) -> list[RawSeries]:
-        return runner.range(metric, query, grid.start, grid.end, grid.step)
+        # Counted apart from right-sizing's reads of the same metrics: thrifty_prometheus_queries_total
+        # then tells budgets' queries from policies'.
+        return runner.range(f"spend_{metric}", query, grid.start, grid.end, grid.step)
 
     sent_before = runner.sent
     cpu = ask("cpu_usage", queries.cpu_usage())
