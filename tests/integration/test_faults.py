@@ -110,9 +110,9 @@ def namespace(sandbox: SandboxEnv) -> Iterator[str]:
         # No operator runs here any more to release kopf's finalizer: release it, so nothing is left.
         kubectl(sandbox, "delete", "scalingpolicies", "--all", "-n", NS, "--wait=false", check=False)
         names = kubectl(sandbox, "get", "scalingpolicies", "-n", NS, "-o", "name", check=False).stdout.split()
+        release = '{"metadata":{"finalizers":null}}'
         for name in names:
-            kubectl(sandbox, "patch", name, "-n", NS, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-                    check=False)  # fmt: skip
+            kubectl(sandbox, "patch", name, "-n", NS, "--type=merge", "-p", release, check=False)
         kubectl(sandbox, "delete", "namespace", NS, "--wait=false", check=False)
 
 
