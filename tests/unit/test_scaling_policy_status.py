@@ -40,14 +40,17 @@ def condition(type_: str, status: str, reason: str) -> dict[str, Any]:
     }
 
 
-def reconcile(spec: dict[str, Any], conditions: list[dict[str, Any]]) -> dict[str, Any]:
+def run_reconcile(
+    spec: dict[str, Any], status: dict[str, Any], uid: str = "uid-policy", deployments: Any = "web"
+) -> kopf.Patch:
+    """The real handler on one policy; ``deployments`` is the index kopf would pass (WEB by default)."""
     body = kopf.Body(
         {
             "apiVersion": "thrifty.dev/v1alpha1",
             "kind": "ScalingPolicy",
-            "metadata": {"name": "web", "namespace": "demo", "uid": "uid-policy", "generation": 2},
+            "metadata": {"name": "web", "namespace": "demo", "uid": uid, "generation": 2},
             "spec": spec,
-            "status": {"conditions": conditions},
+            "status": status,
         }
     )
     patch = kopf.Patch()
@@ -56,14 +59,18 @@ def reconcile(spec: dict[str, Any], conditions: list[dict[str, Any]]) -> dict[st
         spec=body.spec,
         namespace="demo",
         patch=patch,
-        deployments={("Deployment", "demo", "web"): [WEB]},
+        deployments={("Deployment", "demo", "web"): [WEB]} if deployments == "web" else deployments,
         statefulsets={},
         horizontal_autoscalers={},
         vertical_autoscalers={},
         budgets={},
         cost_policies={},
     )
-    return dict(patch.status)
+    return patch
+
+
+def reconcile(spec: dict[str, Any], conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    return dict(run_reconcile(spec, {"conditions": conditions}).status)
 
 
 def test_a_predictive_condition_is_gone_once_spec_horizontal_is_removed() -> None:
@@ -123,28 +130,10 @@ def test_an_unknown_time_zone_stalls_the_policy_with_the_field_named() -> None:
 
 
 def test_an_exception_in_a_reconcile_ends_in_status_not_only_in_the_log() -> None:
-    # A workload index entry of the wrong type is what no check foresees: the reconcile fails.
-    body = kopf.Body(
-        {
-            "apiVersion": "thrifty.dev/v1alpha1",
-            "kind": "ScalingPolicy",
-            "metadata": {"name": "web", "namespace": "demo", "uid": "uid-policy", "generation": 2},
-            "spec": {"targetRef": {"kind": "Deployment", "name": "web"}},
-            "status": {"conditions": [condition("Predictive", "True", "Steering")]},
-        }
-    )
-    patch = kopf.Patch()
-    reconcile_scaling_policy(
-        body=body,
-        spec=body.spec,
-        namespace="demo",
-        patch=patch,
-        deployments=None,
-        statefulsets={},
-        horizontal_autoscalers={},
-        vertical_autoscalers={},
-        budgets={},
-        cost_policies={},
+    # A workload index of the wrong type is what no check foresees: the reconcile fails.
+    spec = {"targetRef": {"kind": "Deployment", "name": "web"}}
+    patch = run_reconcile(
+        spec, {"conditions": [condition("Predictive", "True", "Steering")]}, deployments=None
     )
     by_type = {c["type"]: c for c in patch.status["conditions"]}
     assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "ReconcileError")
@@ -157,29 +146,7 @@ PENDING_SCALE = {"time": "2026-01-01T00:00:00Z", "action": "ScaleUp", "from": "2
 
 
 def reconcile_with_status(spec: dict[str, Any], status: dict[str, Any]) -> kopf.Patch:
-    body = kopf.Body(
-        {
-            "apiVersion": "thrifty.dev/v1alpha1",
-            "kind": "ScalingPolicy",
-            "metadata": {"name": "web", "namespace": "demo", "uid": "uid-pending", "generation": 2},
-            "spec": spec,
-            "status": status,
-        }
-    )
-    patch = kopf.Patch()
-    reconcile_scaling_policy(
-        body=body,
-        spec=body.spec,
-        namespace="demo",
-        patch=patch,
-        deployments={("Deployment", "demo", "web"): [WEB]},
-        statefulsets={},
-        horizontal_autoscalers={},
-        vertical_autoscalers={},
-        budgets={},
-        cost_policies={},
-    )
-    return patch
+    return run_reconcile(spec, status, uid="uid-pending")
 
 
 def test_a_scale_interrupted_before_its_record_is_recorded_once_after_a_restart() -> None:
