@@ -117,7 +117,7 @@ def test_a_rate_window_short_of_samples_never_scales_down() -> None:
     assert decide_replicas(CPU_POLICY, 6, readings.readings, HorizontalState(), T0).decision.replicas == 6
     observation = metrics_observation(readings)
     assert (observation.status, observation.reason) == ("True", "PartialData")
-    assert "the rate window holds 2 of 4 samples" in observation.message
+    assert "2 of 4 samples over the last two rate windows" in observation.message
     full = WorkloadLoad(
         cpu_cores=1.05, cpu_pods=6, memory_bytes=math.nan, memory_pods=0, cpu_window_samples=4,
         cpu_window_samples_expected=4,

@@ -175,8 +175,8 @@ def _short_of_samples(load: WorkloadLoad | None, resource: str, pods: int, divid
         return f"samples from {pods} of {divided_by} pods; no scale-down on a partial reading"
     if load.cpu_window_samples < load.cpu_window_samples_expected:
         return (
-            f"the rate window holds {load.cpu_window_samples} of {load.cpu_window_samples_expected} samples "
-            "(Prometheus missed scrapes or restarted); no scale-down on a partial reading"
+            f"{load.cpu_window_samples} of {load.cpu_window_samples_expected} samples over the last two rate "
+            "windows (a pod too young, or Prometheus missed scrapes); no scale-down on a partial reading"
         )
     return None
 

@@ -131,8 +131,9 @@ class WorkloadLoad:
     cpu_pods: int
     memory_bytes: float
     memory_pods: int
-    # The most samples any of its pods has in the rate window, and how many a window holds when no
-    # scrape is missed: fewer (Prometheus restarted or missed scrapes) make rate() extrapolate low.
+    # The fewest samples any of its pods has over the last two rate windows, and how many they hold
+    # when no scrape is missed: fewer (missed scrapes, a restart, a pod younger than that) make
+    # rate() read low.
     cpu_window_samples: int = 0
     cpu_window_samples_expected: int = 0
 

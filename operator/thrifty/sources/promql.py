@@ -174,14 +174,16 @@ class NamespaceQueries:
         )
 
     def cpu_window_samples(self) -> str:
-        """Per workload, the most CPU counter samples any of its pods (of the lookback) has in the rate
-        window: a window short of samples means Prometheus missed scrapes, and its rate reads low."""
-        window = duration(self.cpu_window_seconds)
+        """Per workload, the fewest CPU counter samples any of its pods (of the lookback) has over the
+        last two rate windows. A pod short of them has a rate that reads low: Prometheus missed a
+        scrape (or restarted), or the pod's counter began inside the window, where rate() cannot
+        extrapolate below zero."""
+        window = duration(2 * self.cpu_window_seconds)
         selector = f"{self.metrics.cpu_usage}{{{self._ns}, {_REAL_CONTAINERS}}}"
         per_pod = self._by_workload(
             f"count_over_time({selector}[{window}])", "owner_kind, owner_name, pod", True
         )
-        return _block("max by (owner_kind, owner_name)", per_pod)
+        return _block("min by (owner_kind, owner_name)", per_pod)
 
     def memory_working_set(self) -> str:
         """Peak working-set bytes per pod and container in the window ending at each step."""

@@ -57,7 +57,7 @@ def read_namespace_load(
         (s["metric"].get("owner_kind", ""), s["metric"].get("owner_name", "")): int(float(s["value"][1]))
         for s in runner.instant("live_cpu_samples", queries.cpu_window_samples(), at)
     }
-    expected = math.floor(queries.cpu_window_seconds / settings.scrape_interval_seconds)
+    expected = math.floor(2 * queries.cpu_window_seconds / settings.scrape_interval_seconds)
     workloads = {
         ref: WorkloadLoad(
             cpu_cores=cpu.get(ref, (math.nan, 0))[0],
