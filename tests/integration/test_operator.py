@@ -236,6 +236,16 @@ def test_restarting_the_operator_changes_nothing(
         10,
         operator,
     )
+    # The demo's pods may be younger than two CPU rate windows: their reading is PartialData until
+    # Prometheus holds a full window of each, which changes the reason whether or not the operator
+    # restarts. Compare the settled state.
+    wait_for(
+        "web's CPU reading covers whole windows",
+        lambda: condition(example(sandbox, "scalingpolicy", "web", "demo"), "MetricsAvailable").get("reason")
+        == "MetricsRead",
+        EVALUATION_SECONDS + 120,
+        operator,
+    )
     conditions_before = [transitions(example(sandbox, *e)) for e in EXAMPLES]
     events_before = events_about(sandbox, "web", "demo")
 
