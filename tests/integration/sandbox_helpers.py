@@ -224,20 +224,29 @@ def wait_for(
 
 
 def usage_rounds_logged(operator: OperatorProcess, namespace: str) -> list[int]:
-    """Queries of each usage batch the operator logged for ``namespace``, oldest first.
+    """Queries of each usage batch the operator logged that covers ``namespace``, oldest first.
 
-    The operator reads a namespace's usage once per evaluation round and logs that batch as
-    "namespace X: N Prometheus queries for ...", so each line is one round, however long it took.
+    The operator reads the usage of every namespace with a policy in one batch per evaluation round
+    and logs it as "usage of namespaces A, B: N Prometheus queries for ...", so each line is one
+    round, however long it took.
     """
-    pattern = re.compile(rf"namespace {re.escape(namespace)}: (\d+) Prometheus queries for ")
-    return [int(m.group(1)) for m in pattern.finditer(operator.log.read_text(errors="replace"))]
+    return _batches_logged(operator, namespace, "Prometheus queries for ")
 
 
 def usage_failures_logged(operator: OperatorProcess, namespace: str) -> list[int]:
     """Queries of each usage batch that failed part-way (Prometheus timed out or refused a query under
-    load), logged as "namespace X: N Prometheus queries, then failed: ...": they are on /metrics too."""
-    pattern = re.compile(rf"namespace {re.escape(namespace)}: (\d+) Prometheus queries, then failed")
-    return [int(m.group(1)) for m in pattern.finditer(operator.log.read_text(errors="replace"))]
+    load), logged as "usage of namespaces A, B: N Prometheus queries, then failed: ...": they are on
+    /metrics too."""
+    return _batches_logged(operator, namespace, "Prometheus queries, then failed")
+
+
+def _batches_logged(operator: OperatorProcess, namespace: str, then: str) -> list[int]:
+    pattern = re.compile(rf"usage of namespaces ([^:\n]*): (\d+) {re.escape(then)}")
+    return [
+        int(m.group(2))
+        for m in pattern.finditer(operator.log.read_text(errors="replace"))
+        if namespace in m.group(1).split(", ")
+    ]
 
 
 def budget_rounds_logged(operator: OperatorProcess, budget: str) -> list[int]:

@@ -118,7 +118,7 @@ def test_load_annotation_is_split_over_the_running_pods(sandbox: SandboxEnv, nam
         assert labels["node"] == node
         assert node.startswith("kwok-")
         assert labels["job"] == LIVE_METRICS_JOB
-    workload_of_pod = NamespaceQueries(MetricNames(), namespace, 5, 5.0, 5).workload_of_pod()
+    workload_of_pod = NamespaceQueries(MetricNames(), (namespace,), 5, 5.0, 5).workload_of_pod()
     owners = {
         s["metric"]["pod"]: (s["metric"]["owner_kind"], s["metric"]["owner_name"])
         for s in query(sandbox, workload_of_pod)
@@ -132,7 +132,7 @@ def test_load_annotation_is_split_over_the_running_pods(sandbox: SandboxEnv, nam
     eventually("0.25 core per pod", lambda: cpu_split(sandbox, namespace, scaled, 0.25), WITHIN_SECONDS)
 
     # The operator's own usage query sees the same, per pod and joined to the Deployment.
-    usage = query(sandbox, NamespaceQueries(MetricNames(), namespace, 5, 5.0, 5).cpu_usage())
+    usage = query(sandbox, NamespaceQueries(MetricNames(), (namespace,), 5, 5.0, 5).cpu_usage())
     assert {(s["metric"]["owner_kind"], s["metric"]["owner_name"]) for s in usage} == {("Deployment", "web")}
     assert {s["metric"]["pod"] for s in usage} == scaled
     assert all(close(float(s["value"][1]), 0.25, 0.2) for s in usage), usage

@@ -241,8 +241,10 @@ def test_restarting_the_operator_changes_nothing(
     # restarts. Compare the settled state.
     wait_for(
         "web's CPU reading covers whole windows",
-        lambda: condition(example(sandbox, "scalingpolicy", "web", "demo"), "MetricsAvailable").get("reason")
-        == "MetricsRead",
+        lambda: (
+            condition(example(sandbox, "scalingpolicy", "web", "demo"), "MetricsAvailable").get("reason")
+            == "MetricsRead"
+        ),
         EVALUATION_SECONDS + 120,
         operator,
     )

@@ -51,7 +51,7 @@ from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import Inventory, read_inventory
 from thrifty.sandbox.series import Peak, Pod, write_openmetrics
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
-from thrifty.sources.usage import USAGE_QUERIES_PER_NAMESPACE
+from thrifty.sources.usage import USAGE_QUERIES
 
 MiB = 1024**2
 GiB = 1024**3
@@ -727,7 +727,7 @@ def test_query_count_does_not_grow_with_policies(
         # Every round of a namespace is one batch of five queries (CPU, memory, requests, limits, OOM
         # kills; history exists, so no presence check), however many policies read it ...
         measured_rounds = c.rounds[first[what] :]
-        assert measured_rounds == [USAGE_QUERIES_PER_NAMESPACE] * len(measured_rounds), (what, c.rounds)
+        assert measured_rounds == [USAGE_QUERIES] * len(measured_rounds), (what, c.rounds)
         # ... and the operator sends no usage query outside a logged batch (counted_between_rounds) ...
         assert c.usage_queries == sum(c.rounds), (what, c)
         # ... and looks up the nodes of a round's pods once, for their prices. That lookup follows a

@@ -25,7 +25,7 @@ from thrifty.sandbox.series import Container, Peak, Pod, peak_from_requests, wri
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError, QueryRunner, connect
-from thrifty.sources.usage import USAGE_QUERIES_PER_NAMESPACE, NamespaceUsage, read_namespace_usage
+from thrifty.sources.usage import USAGE_QUERIES, NamespaceUsage, read_namespace_usage
 
 HISTORY = timedelta(days=2)
 # Replicas read the trace 0, 1 and 2 steps apart (offsets up to 600 s in 300 s steps, one per pod).
@@ -231,8 +231,8 @@ def test_query_count_does_not_grow_with_workloads(replayed: Replayed, settings: 
     after_fifty = queries_counted()
 
     assert len(many) == 50
-    assert one.queries == fifty.queries == USAGE_QUERIES_PER_NAMESPACE
-    assert after_one - before == after_fifty - after_one == USAGE_QUERIES_PER_NAMESPACE
+    assert one.queries == fifty.queries == USAGE_QUERIES
+    assert after_one - before == after_fifty - after_one == USAGE_QUERIES
     assert (
         [c.container for c in one.containers] == [c.container for c in fifty.containers] == ["app", "sidecar"]
     )
@@ -247,7 +247,7 @@ def test_missing_owner_metric_gives_an_empty_answer_with_a_note(
 
     assert usage.containers == ()
     assert usage.notes == (f'no kube_pod_owner series for namespace "{replayed.orphan_namespace}"',)
-    assert usage.queries == USAGE_QUERIES_PER_NAMESPACE + 1  # the presence check
+    assert usage.queries == USAGE_QUERIES + 1  # the presence check
 
 
 @pytest.mark.parametrize(

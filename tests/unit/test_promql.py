@@ -65,7 +65,7 @@ def test_any_escaped_value_reads_back_as_itself(value: str) -> None:
 
 def test_hostile_namespace_is_escaped_in_every_query() -> None:
     hostile = 'x"} or vector(1) or {a="\\'
-    queries = NamespaceQueries(MetricNames(), hostile, 120, 60.0, 14 * DAY)
+    queries = NamespaceQueries(MetricNames(), (hostile,), 120, 60.0, 14 * DAY)
     texts = [
         queries.cpu_usage(),
         queries.memory_working_set(),
@@ -181,22 +181,22 @@ OWNER_JOIN = """\
 )"""
 
 EXPECTED_CPU = f"""\
-max by (owner_kind, owner_name, container, pod) (
+max by (namespace, owner_kind, owner_name, container, pod) (
   rate(container_cpu_usage_seconds_total{{namespace="shop", container!="", container!="POD"}}[4m])
 {OWNER_JOIN}"""
 
 EXPECTED_MEMORY = f"""\
-max by (owner_kind, owner_name, container, pod) (
+max by (namespace, owner_kind, owner_name, container, pod) (
   max_over_time(container_memory_working_set_bytes{{namespace="shop", container!="", container!="POD"}}[2m])
 {OWNER_JOIN}"""
 
 EXPECTED_REQUESTS = f"""\
-max by (owner_kind, owner_name, container, resource) (
+max by (namespace, owner_kind, owner_name, container, resource) (
   kube_pod_container_resource_requests{{namespace="shop", resource=~"cpu|memory", container!=""}}
 {OWNER_JOIN}"""
 
 EXPECTED_OOM_HEAD = """\
-max by (owner_kind, owner_name, container) (
+max by (namespace, owner_kind, owner_name, container) (
   max by (namespace, pod, container) (
     max_over_time((
       (increase(kube_pod_container_status_restarts_total{namespace="shop"}[4m]) > 0)
@@ -209,7 +209,7 @@ max by (owner_kind, owner_name, container) (
 """
 
 SHOP = NamespaceQueries(
-    MetricNames(), "shop", step_seconds=120, scrape_interval_seconds=60.0, lookback_seconds=14 * DAY
+    MetricNames(), ("shop",), step_seconds=120, scrape_interval_seconds=60.0, lookback_seconds=14 * DAY
 )
 
 
@@ -242,9 +242,11 @@ def test_oom_query_counts_pods_seen_anywhere_in_the_lookback() -> None:
 
 def test_presence_query_lists_every_configured_metric() -> None:
     names = MetricNames(cpu_usage="node:container_cpu_usage_seconds:total")
-    text = NamespaceQueries(names, "shop", 120, 60.0, 14 * DAY).present_metrics()
+    text = NamespaceQueries(names, ("shop",), 120, 60.0, 14 * DAY).present_metrics()
 
-    assert text == f'count by (__name__) ({{__name__=~"{"|".join(names.all())}", namespace="shop"}})'
+    assert (
+        text == f'count by (namespace, __name__) ({{__name__=~"{"|".join(names.all())}", namespace="shop"}})'
+    )
     assert "node:container_cpu_usage_seconds:total|container_memory_working_set_bytes|" in text
 
 
@@ -255,7 +257,7 @@ def test_configured_metric_names_replace_the_defaults() -> None:
         pod_owner="ksm_pod_owner",
         replicaset_owner="ksm_replicaset_owner",
     )
-    queries = NamespaceQueries(names, "shop", 120, 60.0, 14 * DAY)
+    queries = NamespaceQueries(names, ("shop",), 120, 60.0, 14 * DAY)
     cpu, memory = queries.cpu_usage(), queries.memory_working_set()
 
     assert "rate(cadvisor_cpu_seconds_total{" in cpu

@@ -3,16 +3,14 @@ Patch and in-memory indexes (no API server and no Prometheus: the spec here read
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import kopf
 import pytest
-from kopf._core.engines.posting import settings_var
 
 from thrifty.engine.workload_records import TemplateContainer, Workload
-from thrifty.handlers.scaling_policy import policy_reconcile, reconcile_scaling_policy
+from thrifty.handlers import status_writer
+from thrifty.handlers.scaling_policy import policy_reconcile
 
 WEB = Workload(
     "Deployment", "demo", "web", "uid-web", 3, 3, (TemplateContainer("web", 0.5, None, None, None),)
@@ -20,13 +18,15 @@ WEB = Workload(
 
 
 @pytest.fixture(autouse=True)
-def no_event_posting() -> Iterator[None]:
-    """kopf posts Events through the running operator's queue; here there is none."""
-    settings = kopf.OperatorSettings()
-    settings.posting.enabled = False
-    token = settings_var.set(settings)
-    yield
-    settings_var.reset(token)
+def posted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """The Events the reconcile posts (reason, type, message), caught here rather than sent."""
+    events: list[tuple[str, str, str]] = []
+
+    def post(obj: Any, type: str, reason: str, message: str) -> None:
+        events.append((reason, type, message))
+
+    monkeypatch.setattr(status_writer, "post_event", post)
+    return events
 
 
 def condition(type_: str, status: str, reason: str) -> dict[str, Any]:
@@ -40,33 +40,33 @@ def condition(type_: str, status: str, reason: str) -> dict[str, Any]:
     }
 
 
+INDEXES: dict[str, Any] = {
+    "deployments": {("Deployment", "demo", "web"): [WEB]},
+    "statefulsets": {},
+    "horizontal_autoscalers": {},
+    "vertical_autoscalers": {},
+    "budgets": {},
+    "cost_policies": {},
+}
+
+
+def policy_body(spec: dict[str, Any], status: dict[str, Any], uid: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "thrifty.dev/v1alpha1",
+        "kind": "ScalingPolicy",
+        "metadata": {"name": "web", "namespace": "demo", "uid": uid, "generation": 2},
+        "spec": spec,
+        "status": status,
+    }
+
+
 def run_reconcile(
     spec: dict[str, Any], status: dict[str, Any], uid: str = "uid-policy", deployments: Any = "web"
 ) -> kopf.Patch:
-    """The real handler on one policy; ``deployments`` is the index kopf would pass (WEB by default)."""
-    body = kopf.Body(
-        {
-            "apiVersion": "thrifty.dev/v1alpha1",
-            "kind": "ScalingPolicy",
-            "metadata": {"name": "web", "namespace": "demo", "uid": uid, "generation": 2},
-            "spec": spec,
-            "status": status,
-        }
-    )
-    patch = kopf.Patch()
-    reconcile_scaling_policy(
-        body=body,
-        spec=body.spec,
-        namespace="demo",
-        patch=patch,
-        deployments={("Deployment", "demo", "web"): [WEB]} if deployments == "web" else deployments,
-        statefulsets={},
-        horizontal_autoscalers={},
-        vertical_autoscalers={},
-        budgets={},
-        cost_policies={},
-    )
-    return patch
+    """The real reconcile on one policy; ``deployments`` is the index kopf would pass (WEB by default)."""
+    body = kopf.Body(policy_body(spec, status, uid))  # type: ignore[arg-type]
+    indexes = INDEXES if deployments == "web" else {**INDEXES, "deployments": deployments}
+    return policy_reconcile.conclude_policy(body, indexes)
 
 
 def reconcile(spec: dict[str, Any], conditions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,14 +171,19 @@ def test_a_scale_that_never_happened_is_dropped() -> None:
     assert "scalingHistory" not in patch.status
 
 
-def test_a_policy_already_being_evaluated_is_not_evaluated_again_at_once() -> None:
-    lock = policy_reconcile._SINGLE_FLIGHT.locks.setdefault("uid-pending", threading.Lock())
-    with lock:
-        patch = reconcile_with_status({"targetRef": {"kind": "Deployment", "name": "web"}}, {})
-    assert patch == {}
-    assert reconcile_with_status({"targetRef": {"kind": "Deployment", "name": "web"}}, {}).status[
-        "conditions"
-    ]
+def test_a_policy_already_being_evaluated_is_not_evaluated_again_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    written: list[dict[str, Any]] = []
+    monkeypatch.setattr(policy_reconcile, "commit", lambda body, patch, plural: written.append(dict(patch)))
+    raw = {**policy_body({"targetRef": {"kind": "Deployment", "name": "web"}}, {}, "uid-busy")}
+
+    with policy_reconcile._SINGLE_FLIGHT.of("uid-busy"):
+        assert policy_reconcile.evaluate_policy(raw, INDEXES) is False
+    assert written == []
+
+    assert policy_reconcile.evaluate_policy(raw, INDEXES) is True
+    assert written[0]["status"]["conditions"]
 
 
 def test_a_spec_the_models_refuse_stalls_with_the_field_named() -> None:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from thrifty.engine.spend_records import ksm_label_name
 from thrifty.settings import CostMetricNames, MetricNames, PrometheusSettings
-from thrifty.sources.promql import NamespaceQueries, escape_label_value
-from thrifty.sources.spend_promql import SpendQueries, escape_regex, namespace_regex, opencost_presence
+from thrifty.sources.promql import NamespaceQueries, escape_label_value, escape_regex, namespace_regex
+from thrifty.sources.spend_promql import SpendQueries, opencost_presence
 
 SHOP = SpendQueries(MetricNames(), CostMetricNames(), ("shop", "shop-staging"), 300, 60.0)
 MATCHER = 'namespace=~"shop|shop-staging"'
@@ -99,7 +99,6 @@ def test_hostile_names_stay_inside_the_matcher(hostile: str) -> None:
         queries.requests(),
         queries.pod_nodes(),
         queries.node_labels(),
-        queries.owners(),
         queries.allocation("container_cpu_allocation"),
         queries.node_price("node_cpu_hourly_cost"),
     ]
@@ -109,6 +108,10 @@ def test_hostile_names_stay_inside_the_matcher(hostile: str) -> None:
         assert 'namespace="' not in text
         assert "vector(1)" not in text.replace(literal, "")
         assert matcher_regex(text) == escape_regex(hostile)
+    # The owners reuse the usage join, which names a single namespace as a plain string.
+    owners, plain = queries.owners(), escape_label_value(hostile)
+    assert f'namespace="{plain}"' in owners
+    assert "vector(1)" not in owners.replace(plain, "").replace(literal, "")
 
 
 @pytest.mark.parametrize(
@@ -161,10 +164,10 @@ def test_placement_and_node_label_queries() -> None:
 
 
 def test_owners_reuse_the_usage_join_for_all_namespaces_at_once() -> None:
-    usage_join = NamespaceQueries(MetricNames(), "shop|shop-staging", 300, 60.0, 300).workload_of_pod()
+    usage_join = NamespaceQueries(MetricNames(), ("shop", "shop-staging"), 300, 60.0, 300).workload_of_pod()
     text = SHOP.owners()
 
-    assert _indented(usage_join.replace('namespace="', 'namespace=~"')) in text
+    assert _indented(usage_join) in text
     assert text.startswith("topk by (namespace, pod) (1,\n")
     assert (
         f'kube_pod_owner{{{MATCHER}, owner_kind!~"ReplicaSet|StatefulSet", owner_is_controller="true"}}'

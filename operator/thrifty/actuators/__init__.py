@@ -1,8 +1,9 @@
-"""Writes to the cluster as field manager ``thrifty``: workload replicas and resources, and the
-budget webhook."""
+"""Writes to the cluster as field manager ``thrifty``: workload replicas and resources, the status of
+Thrifty's resources, Events, and the budget webhook."""
 
 __all__ = [
-    "policy_intents",
+    "object_events",
+    "status_writes",
     "webhook",
     "workload_replicas",
     "workload_resources",

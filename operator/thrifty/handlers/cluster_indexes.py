@@ -18,6 +18,7 @@ from thrifty.api.resource_budget import ResourceBudgetSpec, ResourceBudgetStatus
 from thrifty.engine.budget_caps import BudgetView, GovernedPolicy
 from thrifty.engine.conflicts import OtherAutoscaler
 from thrifty.engine.workload_records import Workload, WorkloadKey
+from thrifty.settings import ANNOTATION_PREFIX
 from thrifty.sources.autoscalers import autoscaler_target, hpa_from, vpa_from
 from thrifty.sources.workloads import workload_from
 
@@ -28,6 +29,7 @@ __all__ = [
     "find_workload",
     "first",
     "governed_policies",
+    "policy_bodies",
 ]
 
 T = TypeVar("T")
@@ -89,6 +91,20 @@ def horizontal_policies(
     }
 
 
+@kopf.index(GROUP, VERSION, "scalingpolicies")
+def scaling_policy_bodies(body: kopf.Body, uid: str | None, **_: Any) -> dict[str, dict[str, Any]]:
+    """Every policy as the watch last delivered it, for the evaluation round: without managedFields
+    and kopf's copy of the spec, which nothing here reads."""
+    raw = dict(body)
+    meta = {key: value for key, value in raw.get("metadata", {}).items() if key != "managedFields"}
+    meta["annotations"] = {
+        key: value
+        for key, value in (meta.get("annotations") or {}).items()
+        if not key.startswith(f"{ANNOTATION_PREFIX}/")
+    }
+    return {str(uid): {**raw, "metadata": meta}}
+
+
 @kopf.index(GROUP, VERSION, "resourcebudgets")
 def budgets(name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, BudgetView]:
     view = BudgetView.of(
@@ -138,6 +154,12 @@ def budget_views(indexes: Mapping[str, Any]) -> list[BudgetView]:
 def cost_policy_specs(indexes: Mapping[str, Any]) -> dict[str, CostPolicySpec]:
     index = indexes["cost_policies"]
     return {name: found[0] for name in index if (found := _items(index, name, CostPolicySpec))}
+
+
+def policy_bodies(indexes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every ScalingPolicy the watch knows, as raw objects."""
+    index = indexes["scaling_policy_bodies"]
+    return [found for uid in list(index) if (found := first(index, uid)) is not None]
 
 
 def governed_policies(indexes: Mapping[str, Any]) -> dict[WorkloadKey, GovernedPolicy]:

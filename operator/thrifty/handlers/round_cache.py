@@ -1,9 +1,9 @@
-"""Prometheus answers shared by every policy of a round: one batch per namespace, not per policy.
+"""Prometheus answers shared by every policy of a round: one batch for all, not one per policy.
 
-Policies are reconciled one by one (kopf timers), but what they read is per namespace: the first
-policy of a round queries, the others of that round reuse the answer, including a failure, so an
-outage costs one attempt per namespace per round, not one per policy. Nothing here is state that
-matters: losing it costs one round of queries.
+Policies are evaluated one by one, but what they read covers every namespace of the round: the
+first policy of a round queries, the others of that round reuse the answer, including a failure, so
+an outage costs one attempt per round, not one per policy. Nothing here is state that matters:
+losing it costs one round of queries. Answers of rounds before the last are dropped.
 """
 
 from __future__ import annotations
@@ -52,6 +52,14 @@ class RoundCache(Generic[T]):
                 except MetricsUnavailableError as err:
                     entry = _Entry(current_round, None, err)
                 self._entries[key] = entry
+                self._drop_before(current_round - 1)
         if entry.error is not None:
             raise entry.error
         return cast(T, entry.value)
+
+    def _drop_before(self, round_number: int) -> None:
+        """Forget answers nobody asked for since ``round_number`` (a scope that changed, a policy gone)."""
+        with self._guard:
+            for key in [k for k, e in self._entries.items() if e.round < round_number]:
+                del self._entries[key]
+                self._locks.pop(key, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,14 +18,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client import ApiException
 from pydantic import ValidationError
 
+from thrifty.actuators.object_events import post_event
+from thrifty.actuators.status_writes import write_status
 from thrifty.api.common import ApiModel, Condition
 from thrifty.api.condition_types import INVALID_SPEC, RECONCILE_ERROR, STALLED
 from thrifty.api.conditions import READY, ConditionSet, Observation, merge_conditions, ready_from
 from thrifty.settings import STATUS_REFRESH_SECONDS
 
-__all__ = ["Conclusions", "publish", "reconcile_guard", "record_change", "stalled"]
+__all__ = [
+    "Conclusions",
+    "commit",
+    "committed",
+    "forget",
+    "freshest",
+    "publish",
+    "reconcile_guard",
+    "record_change",
+    "stalled",
+]
 
 log = logging.getLogger(__name__)
 Handler = Callable[..., None]
@@ -127,21 +141,21 @@ def publish(
     before = next((c for c in existing if c.type == READY), None)
     if before is None or (before.status, before.reason) != (summary.status, summary.reason):
         kind = "Normal" if summary.status == "True" else "Warning"
-        kopf.event(body, type=kind, reason=summary.reason, message=summary.message)
+        post_event(body, kind, summary.reason, summary.message)
+
+
+def forget(uid: str) -> None:
+    """Drop what this process remembers of a deleted object."""
+    _LAST_WRITE.pop(uid, None)
+    _WRITTEN.forget(uid)
 
 
 def record_change(
     body: kopf.Body, workload_ref: dict[str, Any], reason: str, message: str, by_policy: str
 ) -> None:
     """An Event on the policy and one on the workload, so both `kubectl describe`s show the change."""
-    # kopf.event, not kopf.info: info-level Events are dropped at the WARNING posting level we set.
-    kopf.event(body, type="Normal", reason=reason, message=message)
-    kopf.event(
-        kopf.Body(workload_ref),  # type: ignore[arg-type]  # kopf builds a Body from any raw dict
-        type="Normal",
-        reason=reason,
-        message=f"by ScalingPolicy {body.metadata.name}: {by_policy}",
-    )
+    post_event(body, "Normal", reason, message)
+    post_event(workload_ref, "Normal", reason, f"by ScalingPolicy {body.metadata.name}: {by_policy}")
 
 
 def without_non_finite(value: Any) -> Any:
@@ -163,7 +177,9 @@ def reconcile_guard(owned: ConditionSet, status_model: type[ApiModel]) -> Callab
     message) and one log line, never in a traceback that retries forever with nothing shown in
     `kubectl get`: reason InvalidSpec for a spec the models refuse (an object stored before the
     schema refused what it holds), ReconcileError for anything else. The status keeps everything
-    else as it was; the next round tries again."""
+    else as it was; the next round tries again.
+
+    """
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -183,6 +199,85 @@ def reconcile_guard(owned: ConditionSet, status_model: type[ApiModel]) -> Callab
         return guarded
 
     return wrap
+
+
+def committed(plural: str) -> Callable[[Handler], Handler]:
+    """A kopf handler that decides on the freshest copy of its object (``freshest``) and whose
+    status is then written by ``commit``, not by kopf."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def handled(*args: Any, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+            fresh = _WRITTEN.freshest(body)
+            if fresh is not body:
+                body = kopf.Body(dict(fresh))  # type: ignore[arg-type]  # kopf wraps any raw dict
+                kwargs.update({key: body.get(key) or {} for key in ("spec", "status") if key in kwargs})
+            handler(*args, body=body, patch=patch, **kwargs)
+            commit(body, patch, plural)
+
+        return handled
+
+    return wrap
+
+
+def commit(body: kopf.Body, patch: kopf.Patch, plural: str) -> None:
+    """Write the status a reconcile put in ``patch`` as field manager thrifty (rather than leave it
+    to kopf), and keep the object as written until the watch delivers it."""
+    status = patch.pop("status", None)
+    if not status:
+        return
+    try:
+        written = write_status(plural, body.metadata.namespace, str(body.metadata.name), status)
+    except ApiException as error:
+        if error.status == 404:  # deleted meanwhile: no status to write
+            return
+        raise
+    _WRITTEN.remember(written)
+
+
+class _Written:
+    """The objects this process wrote last, until the watch delivers them: a round that starts
+    before the watch caught up must not decide on the status before its own write."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._objects: dict[str, dict[str, Any]] = {}
+
+    def remember(self, obj: dict[str, Any]) -> None:
+        with self._guard:
+            self._objects[str(obj.get("metadata", {}).get("uid", ""))] = obj
+
+    def freshest(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        uid = str(raw.get("metadata", {}).get("uid", ""))
+        with self._guard:
+            written = self._objects.get(uid)
+            if written is None:
+                return raw
+            if _version(raw) >= _version(written):
+                del self._objects[uid]
+                return raw
+            return written
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._objects.pop(uid, None)
+
+
+def _version(obj: Mapping[str, Any]) -> int:
+    """The object's resourceVersion as a number: etcd's revision, which is what every API server
+    backed by etcd gives; an opaque one counts as oldest, so the watch's copy wins."""
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", ""))
+    except ValueError:
+        return -1
+
+
+_WRITTEN = _Written()
+
+
+def freshest(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``raw`` (from the watch or an index), or the object as this process last wrote it, if newer."""
+    return _WRITTEN.freshest(raw)
 
 
 def _stall(

@@ -1,9 +1,11 @@
-"""PromQL text for one namespace: escaping, the query step, and the owner-joined usage queries.
+"""PromQL text for a set of namespaces: escaping, the query step, and the owner-joined usage queries.
 
-Every query covers a whole namespace and is joined, inside Prometheus, to the workload that owns
+Every query covers whole namespaces (one round asks about every namespace with a policy at once) and
+is joined, inside Prometheus, to the workload that owns
 each pod through kube-state-metrics: ``kube_pod_owner`` -> ReplicaSet -> ``kube_replicaset_owner``
 -> Deployment, or ``kube_pod_owner{owner_kind="StatefulSet"}`` directly. Results carry the labels
-``owner_kind`` and ``owner_name`` (the workload), ``container`` and, for usage, ``pod``.
+``namespace``, ``owner_kind`` and ``owner_name`` (the workload), ``container`` and, for usage,
+``pod``.
 
 Only string building lives here, so reviewers can read the exact queries in the unit tests.
 """
@@ -11,6 +13,7 @@ Only string building lives here, so reviewers can read the exact queries in the 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,6 +28,8 @@ DAY_SECONDS: Final = 86_400
 # Containers that are not containers: the pod-level cgroup (container="") and the pause container.
 _REAL_CONTAINERS: Final = 'container!="", container!="POD"'
 _ESCAPES: Final = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# RE2's metacharacters outside a character class; any other character matches itself.
+_REGEX_SPECIAL: Final = frozenset("\\.+*?()|[]{}^$")
 
 
 def escape_label_value(value: str) -> str:
@@ -42,6 +47,40 @@ def escape_label_value(value: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def escape_regex(value: str) -> str:
+    """``value`` as an RE2 pattern that matches exactly ``value`` (before PromQL string escaping).
+
+    Metacharacters get a backslash; characters that are not printable (controls, and the line and
+    paragraph separators that ``str.splitlines`` breaks at) become RE2's ``\\x{hex}``, so the query
+    text holds none of them raw.
+    """
+    out = []
+    for char in value:
+        if char in _REGEX_SPECIAL:
+            out.append(f"\\{char}")
+        elif not char.isprintable():
+            out.append(f"\\x{{{ord(char):x}}}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def namespace_regex(namespaces: Iterable[str]) -> str:
+    """One alternation for every namespace, sorted and without repeats, each an RE2 literal."""
+    names = sorted(set(namespaces))
+    if not names:
+        raise ValueError("a query needs at least one namespace")
+    return "|".join(escape_regex(name) for name in names)
+
+
+def namespace_matcher(namespaces: Iterable[str]) -> str:
+    """``namespace="shop"`` for one namespace, ``namespace=~"shop|web"`` for several."""
+    names = sorted(set(namespaces))
+    if len(names) == 1:
+        return f'namespace="{escape_label_value(names[0])}"'
+    return f'namespace=~"{escape_label_value(namespace_regex(names))}"'
 
 
 def choose_step(
@@ -86,17 +125,18 @@ def duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class NamespaceQueries:
-    """The queries of one namespace evaluation; every label value from a resource is escaped."""
+    """The queries of one evaluation of ``namespaces``; every label value from a resource is escaped.
+    Answers are per namespace and workload (``namespace``, ``owner_kind``, ``owner_name``)."""
 
     metrics: MetricNames
-    namespace: str
+    namespaces: tuple[str, ...]
     step_seconds: int
     scrape_interval_seconds: float
     lookback_seconds: int
 
     @property
     def _ns(self) -> str:
-        return f'namespace="{escape_label_value(self.namespace)}"'
+        return namespace_matcher(self.namespaces)
 
     @property
     def cpu_window_seconds(self) -> int:
@@ -153,7 +193,7 @@ class NamespaceQueries:
 
     def _by_workload(self, expression: str, labels: str, over_lookback: bool = False) -> str:
         return _block(
-            f"max by ({labels})",
+            f"max by (namespace, {labels})",
             expression,
             "* on (namespace, pod) group_left (owner_kind, owner_name)",
             self.workload_of_pod(over_lookback),
@@ -183,7 +223,7 @@ class NamespaceQueries:
         per_pod = self._by_workload(
             f"count_over_time({selector}[{window}])", "owner_kind, owner_name, pod", True
         )
-        return _block("min by (owner_kind, owner_name)", per_pod)
+        return _block("min by (namespace, owner_kind, owner_name)", per_pod)
 
     def memory_working_set(self) -> str:
         """Peak working-set bytes per pod and container in the window ending at each step."""
@@ -195,7 +235,7 @@ class NamespaceQueries:
 
     def workload_totals(self, per_pod: str) -> str:
         """A per-pod, per-container query (``cpu_usage``, ``memory_working_set``) summed per workload."""
-        return _block("sum by (owner_kind, owner_name)", per_pod)
+        return _block("sum by (namespace, owner_kind, owner_name)", per_pod)
 
     def resources(self, metric: str) -> str:
         """Requests or limits (cores, bytes) per workload container: the largest over its live pods."""
@@ -228,7 +268,7 @@ class NamespaceQueries:
     def present_metrics(self) -> str:
         """Which of the configured metrics have series in the namespace (for a note when data is missing)."""
         names = "|".join(self.metrics.all())
-        return f'count by (__name__) ({{__name__=~"{names}", {self._ns}}})'
+        return f'count by (namespace, __name__) ({{__name__=~"{names}", {self._ns}}})'
 
 
 def _lines(*lines: str) -> str:

@@ -1,15 +1,16 @@
 """What horizontal scaling reads: each workload's load now, and its demand over the forecast's lookback.
 
-Per namespace, however many workloads or policies it holds: three instant queries for the load now
-(CPU and memory per pod, owner-joined, and how many samples the CPU window holds) and, when a policy
-forecasts, one range query per resource for the workloads' total demand. A policy's own PromQL
-metric is the one query per policy: it is the user's query, Thrifty cannot batch it.
+For every namespace of a round at once, however many workloads or policies they hold: three instant
+queries for the load now (CPU and memory per pod, owner-joined, and how many samples the CPU window
+holds) and, when a policy forecasts, one range query per resource for the workloads' total demand.
+A policy's own PromQL metric is the one query per policy: it is the user's query, Thrifty cannot
+batch it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,101 +31,113 @@ from thrifty.engine.workload_records import (
 )
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import QueryRejectedError, QueryRunner, RawSeries
-from thrifty.sources.promql import NamespaceQueries, choose_step, escape_label_value
+from thrifty.sources.promql import NamespaceQueries, choose_step, namespace_matcher
 from thrifty.sources.query_tenancy import namespace_problem
 from thrifty.sources.usage import TimeGrid
 
 FloatArray = npt.NDArray[np.float64]
 
 
-def _live_queries(settings: PrometheusSettings, namespace: str) -> NamespaceQueries:
+def _live_queries(settings: PrometheusSettings, namespaces: Sequence[str]) -> NamespaceQueries:
     """Windows of a few scrapes, as the HPA's metrics pipeline sees usage: recent, not smoothed away.
     The lookback is the CPU rate window, so pods that left during it still count their CPU."""
     step = max(1, math.ceil(settings.scrape_interval_seconds))
-    window = NamespaceQueries(settings.metrics, namespace, step, settings.scrape_interval_seconds, step)
+    window = NamespaceQueries(
+        settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, step
+    )
     return replace(window, lookback_seconds=window.cpu_window_seconds)
 
 
-def read_namespace_load(
-    client: PrometheusConnect, settings: PrometheusSettings, namespace: str, at: int
-) -> NamespaceLoad:
-    """CPU and memory of every workload of ``namespace`` at ``at``; raises MetricsUnavailableError."""
-    queries = _live_queries(settings, namespace)
+def read_cluster_load(
+    client: PrometheusConnect, settings: PrometheusSettings, namespaces: Sequence[str], at: int
+) -> dict[str, NamespaceLoad]:
+    """CPU and memory of every workload of ``namespaces`` at ``at``, in three queries for them all;
+    raises MetricsUnavailableError. Every namespace asked about has an answer."""
+    queries = _live_queries(settings, namespaces)
     runner = QueryRunner(client, settings.timeout_seconds)
     cpu = _per_workload(runner.instant("live_cpu_usage", queries.cpu_usage(pods_of_lookback=True), at))
     memory = _per_workload(runner.instant("live_memory_working_set", queries.memory_working_set(), at))
     samples = {
-        (s["metric"].get("owner_kind", ""), s["metric"].get("owner_name", "")): int(float(s["value"][1]))
+        _workload_of(s): int(float(s["value"][1]))
         for s in runner.instant("live_cpu_samples", queries.cpu_window_samples(), at)
     }
     expected = math.floor(2 * queries.cpu_window_seconds / settings.scrape_interval_seconds)
-    workloads = {
-        ref: WorkloadLoad(
-            cpu_cores=cpu.get(ref, (math.nan, 0))[0],
-            cpu_pods=cpu.get(ref, (math.nan, 0))[1],
-            memory_bytes=memory.get(ref, (math.nan, 0))[0],
-            memory_pods=memory.get(ref, (math.nan, 0))[1],
-            cpu_window_samples=samples.get(ref, 0),
+    loads: dict[str, dict[WorkloadRef, WorkloadLoad]] = {namespace: {} for namespace in namespaces}
+    for namespace, ref in set(cpu) | set(memory):
+        loads.setdefault(namespace, {})[ref] = WorkloadLoad(
+            cpu_cores=cpu.get((namespace, ref), (math.nan, 0))[0],
+            cpu_pods=cpu.get((namespace, ref), (math.nan, 0))[1],
+            memory_bytes=memory.get((namespace, ref), (math.nan, 0))[0],
+            memory_pods=memory.get((namespace, ref), (math.nan, 0))[1],
+            cpu_window_samples=samples.get((namespace, ref), 0),
             cpu_window_samples_expected=expected,
         )
-        for ref in set(cpu) | set(memory)
+    return {
+        namespace: NamespaceLoad(namespace, at, workloads, runner.sent)
+        for namespace, workloads in loads.items()
     }
-    return NamespaceLoad(namespace, at, workloads, runner.sent)
 
 
-def nodes_of_pods(
-    runner: QueryRunner, settings: PrometheusSettings, namespace: str, at: int
-) -> dict[str, Mapping[str, str]]:
-    """Each pod's node labels (kube-state-metrics' names), in two queries for the namespace."""
+def cluster_pod_nodes(
+    runner: QueryRunner, settings: PrometheusSettings, namespaces: Sequence[str], at: int
+) -> dict[str, dict[str, Mapping[str, str]]]:
+    """Per namespace, each pod's node labels (kube-state-metrics' names), in two queries for all."""
     names = settings.cost_metrics
-    pod_info = f'{names.pod_info}{{namespace="{escape_label_value(namespace)}", node!=""}}'
-    placed = runner.instant("pod_nodes", f"max by (pod, node) ({pod_info})", at)
+    pod_info = f'{names.pod_info}{{{namespace_matcher(namespaces)}, node!=""}}'
+    placed = runner.instant("pod_nodes", f"max by (namespace, pod, node) ({pod_info})", at)
     labelled = runner.instant(
         "node_labels", f"{names.node_labels} and on (node) max by (node) ({pod_info})", at
     )
     labels_of = {item["metric"].get("node", ""): dict(item["metric"]) for item in labelled}
-    return {
-        item["metric"].get("pod", ""): labels_of.get(item["metric"].get("node", ""), {}) for item in placed
-    }
-
-
-def _per_workload(series: Iterable[RawSeries]) -> dict[WorkloadRef, tuple[float, int]]:
-    """Sum over pods and containers, and the number of pods, per workload."""
-    totals: dict[WorkloadRef, float] = {}
-    pods: dict[WorkloadRef, set[str]] = {}
-    for item in series:
+    nodes: dict[str, dict[str, Mapping[str, str]]] = {namespace: {} for namespace in namespaces}
+    for item in placed:
         labels = item["metric"]
-        ref = (labels.get("owner_kind", ""), labels.get("owner_name", ""))
+        pods = nodes.setdefault(labels.get("namespace", ""), {})
+        pods[labels.get("pod", "")] = labels_of.get(labels.get("node", ""), {})
+    return nodes
+
+
+def _workload_of(series: RawSeries) -> tuple[str, WorkloadRef]:
+    labels = series["metric"]
+    return labels.get("namespace", ""), (labels.get("owner_kind", ""), labels.get("owner_name", ""))
+
+
+def _per_workload(series: Iterable[RawSeries]) -> dict[tuple[str, WorkloadRef], tuple[float, int]]:
+    """Sum over pods and containers, and the number of pods, per namespace and workload."""
+    totals: dict[tuple[str, WorkloadRef], float] = {}
+    pods: dict[tuple[str, WorkloadRef], set[str]] = {}
+    for item in series:
+        key = _workload_of(item)
         value = float(item["value"][1])
         if math.isfinite(value):
-            totals[ref] = totals.get(ref, 0.0) + value
-            pods.setdefault(ref, set()).add(labels.get("pod", ""))
-    return {ref: (total, len(pods[ref])) for ref, total in totals.items()}
+            totals[key] = totals.get(key, 0.0) + value
+            pods.setdefault(key, set()).add(item["metric"].get("pod", ""))
+    return {key: (total, len(pods[key])) for key, total in totals.items()}
 
 
-def read_namespace_demand(
+def read_cluster_demand(
     client: PrometheusConnect,
     settings: PrometheusSettings,
-    namespace: str,
+    namespaces: Sequence[str],
     resource: Resource,
     end: int,
     lookback_seconds: int,
-) -> dict[WorkloadRef, DemandHistory]:
-    """Total CPU cores or memory bytes of each workload over the lookback, one range query."""
+) -> dict[str, dict[WorkloadRef, DemandHistory]]:
+    """Total CPU cores or memory bytes of each workload over the lookback, per namespace, in one range
+    query for them all. Every namespace asked about has an answer."""
     step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
     queries = NamespaceQueries(
-        settings.metrics, namespace, step, settings.scrape_interval_seconds, lookback_seconds
+        settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, lookback_seconds
     )
     per_pod = queries.cpu_usage() if resource == "cpu" else queries.memory_working_set()
     runner = QueryRunner(client, settings.timeout_seconds)
     grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
     answer = runner.range(f"{resource}_demand", queries.workload_totals(per_pod), grid.start, grid.end, step)
-    return {
-        (item["metric"].get("owner_kind", ""), item["metric"].get("owner_name", "")): DemandHistory(
-            grid.times(), grid.row(item["values"]), step
-        )
-        for item in answer
-    }
+    demand: dict[str, dict[WorkloadRef, DemandHistory]] = {namespace: {} for namespace in namespaces}
+    for item in answer:
+        namespace, ref = _workload_of(item)
+        demand.setdefault(namespace, {})[ref] = DemandHistory(grid.times(), grid.row(item["values"]), step)
+    return demand
 
 
 def read_query_value(

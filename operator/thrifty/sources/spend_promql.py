@@ -12,7 +12,6 @@ owner of each pod comes from its own query, so a pod without a known owner still
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,53 +24,17 @@ from thrifty.sources.promql import (
     cpu_rate_window,
     duration,
     escape_label_value,
+    escape_regex,
     memory_peak_window,
+    namespace_regex,
 )
 
 # kube-state-metrics' name for the resource ``nvidia.com/gpu`` in its ``resource`` label.
 DEFAULT_GPU_RESOURCE: Final = "nvidia_com_gpu"
 
 _REAL_CONTAINERS: Final = 'container!="", container!="POD"'
-# RE2's metacharacters outside a character class; any other character matches itself.
-_REGEX_SPECIAL: Final = frozenset("\\.+*?()|[]{}^$")
 # What OpenCost's node price metrics carry about a node besides its name.
 OPENCOST_NODE_LABELS: Final = ("instance_type", "region", "provider_id", "arch")
-
-
-def escape_regex(value: str) -> str:
-    """``value`` as an RE2 pattern that matches exactly ``value`` (before PromQL string escaping).
-
-    Metacharacters get a backslash; characters that are not printable (controls, and the line and
-    paragraph separators that ``str.splitlines`` breaks at) become RE2's ``\\x{hex}``, so the query
-    text holds none of them raw.
-    """
-    out = []
-    for char in value:
-        if char in _REGEX_SPECIAL:
-            out.append(f"\\{char}")
-        elif not char.isprintable():
-            out.append(f"\\x{{{ord(char):x}}}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def namespace_regex(namespaces: Iterable[str]) -> str:
-    """One alternation for every namespace, sorted and without repeats, each an RE2 literal."""
-    names = sorted(set(namespaces))
-    if not names:
-        raise ValueError("a spend query needs at least one namespace")
-    return "|".join(escape_regex(name) for name in names)
-
-
-@dataclass(frozen=True)
-class _ScopeOwnerQueries(NamespaceQueries):
-    """``NamespaceQueries``' owner join with ``namespace`` holding an escaped regex of several namespaces,
-    so spend and usage name workloads the same way (and the usage queries stay as they are)."""
-
-    @property
-    def _ns(self) -> str:
-        return f'namespace=~"{escape_label_value(self.namespace)}"'
 
 
 @dataclass(frozen=True)
@@ -140,9 +103,9 @@ class SpendQueries:
     def owners(self) -> str:
         """1 per pod and its workload (``owner_kind``, ``owner_name``) at each point: Deployments and
         StatefulSets through the usage queries' join, other controllers (DaemonSet, Job, ...) directly."""
-        workloads = _ScopeOwnerQueries(
+        workloads = NamespaceQueries(
             self.metrics,
-            namespace_regex(self.namespaces),
+            self.namespaces,
             self.step_seconds,
             self.scrape_interval_seconds,
             self.step_seconds,

@@ -1,7 +1,7 @@
-"""Usage history of a namespace's workloads from Prometheus, as numpy arrays on one time grid.
+"""Usage history of namespaces' workloads from Prometheus, as numpy arrays on one time grid.
 
-One evaluation sends five queries for the whole namespace, however many workloads or policies it
-holds: CPU and memory (range queries), requests and limits (instant, at the grid's end) and OOM kills
+One evaluation sends five queries for every namespace at once, however many workloads or policies
+they hold: CPU and memory (range queries), requests and limits (instant, at the grid's end) and OOM kills
 (instant, over the lookback). A sixth, cheap one runs only when usage comes back empty, to say which
 metric is missing. Workloads are picked out of the answers here, so asking about 1 or 50 workloads
 sends the same queries.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 ContainerKey = tuple[str, str, str]  # (kind, workload name, container)
 
-USAGE_QUERIES_PER_NAMESPACE: Final = 5
+# Queries of one usage batch, however many namespaces it covers (a sixth names missing metrics).
+USAGE_QUERIES: Final = 5
 
 
 @dataclass(frozen=True)
@@ -86,65 +87,92 @@ def read_namespace_usage(
     queries. Raises ``MetricsUnavailableError`` when Prometheus cannot answer; series that do not
     exist give an empty answer with a note instead.
     """
+    usage = read_cluster_usage(client, settings, (namespace,), end, lookback)[namespace]
+    if workloads is None:
+        return usage
+    wanted = frozenset(workloads)
+    containers = tuple(c for c in usage.containers if (c.kind, c.workload) in wanted)
+    found = {(c.kind, c.workload) for c in containers}
+    return replace(usage, containers=containers, missing_workloads=wanted - found)
+
+
+def read_cluster_usage(
+    client: PrometheusConnect,
+    settings: PrometheusSettings,
+    namespaces: Sequence[str],
+    end: datetime,
+    lookback: timedelta | None = None,
+) -> dict[str, NamespaceUsage]:
+    """``read_namespace_usage`` for every namespace of ``namespaces`` in the same five queries (a
+    sixth when usage comes back empty somewhere). Every namespace asked about has an answer."""
     lookback_seconds = (lookback or settings.lookback).total_seconds()
     step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
     grid = TimeGrid.ending_at(end, lookback_seconds, step)
     queries = NamespaceQueries(
-        settings.metrics, namespace, step, settings.scrape_interval_seconds, int(lookback_seconds)
+        settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, int(lookback_seconds)
     )
     runner = QueryRunner(client, settings.timeout_seconds)
+    scope = f"usage of namespaces {', '.join(namespaces)}"
     try:
-        cpu = runner.range("cpu_usage", queries.cpu_usage(), grid.start, grid.end, grid.step)
-        memory = runner.range(
-            "memory_working_set", queries.memory_working_set(), grid.start, grid.end, grid.step
-        )
-        requests = runner.instant(
-            "resource_requests", queries.resources(settings.metrics.resource_requests), grid.end
-        )
-        limits = runner.instant(
-            "resource_limits", queries.resources(settings.metrics.resource_limits), grid.end
-        )
-        oom = runner.instant("oom_kills", queries.oom_kills(), grid.end)
-        notes: list[str] = []
-        if not cpu or not memory:
-            answer = runner.instant("presence", queries.present_metrics(), grid.end)
-            present = {series["metric"].get("__name__", "") for series in answer}
-            notes = _missing_notes(namespace, settings, present, cpu_empty=not cpu, memory_empty=not memory)
-
+        answers = {
+            "cpu": runner.range("cpu_usage", queries.cpu_usage(), grid.start, grid.end, grid.step),
+            "memory": runner.range(
+                "memory_working_set", queries.memory_working_set(), grid.start, grid.end, grid.step
+            ),
+            "requests": runner.instant(
+                "resource_requests", queries.resources(settings.metrics.resource_requests), grid.end
+            ),
+            "limits": runner.instant(
+                "resource_limits", queries.resources(settings.metrics.resource_limits), grid.end
+            ),
+            "oom": runner.instant("oom_kills", queries.oom_kills(), grid.end),
+        }
+        split = {name: _by_namespace(answer) for name, answer in answers.items()}
+        empty = [ns for ns in namespaces if not split["cpu"].get(ns) or not split["memory"].get(ns)]
+        present: dict[str, set[str]] = {}
+        if empty:
+            for series in runner.instant("presence", queries.present_metrics(), grid.end):
+                labels = series["metric"]
+                present.setdefault(labels.get("namespace", ""), set()).add(labels.get("__name__", ""))
     except MetricsUnavailableError as error:
         # Logged like a batch that succeeded, so every query on /metrics belongs to a logged batch.
-        log.info("namespace %s: %d Prometheus queries, then failed: %s", namespace, runner.sent, error.cause)
+        log.info("%s: %d Prometheus queries, then failed: %s", scope, runner.sent, error.cause)
         raise
-    wanted = None if workloads is None else frozenset(workloads)
-    containers = _containers(grid, cpu, memory, requests, limits, oom, wanted)
-    found = {(c.kind, c.workload) for c in containers}
-    usage = NamespaceUsage(
-        namespace=namespace,
-        times=grid.times(),
-        step_seconds=step,
-        cpu_window_seconds=queries.cpu_window_seconds,
-        containers=containers,
-        missing_workloads=frozenset() if wanted is None else wanted - found,
-        queries=runner.sent,
-        notes=tuple(notes),
-    )
-    log.debug(
-        "namespace %s: %d Prometheus queries, %d containers, %d points each",
-        namespace,
-        usage.queries,
-        len(usage.containers),
-        grid.points,
-    )
-    return usage
+    usages = {}
+    for namespace in namespaces:
+        of = {name: by_namespace.get(namespace, []) for name, by_namespace in split.items()}
+        notes = (
+            _missing_notes(
+                namespace, settings, present.get(namespace, set()), cpu_empty=not of["cpu"],
+                memory_empty=not of["memory"],
+            )
+            if namespace in empty
+            else []
+        )  # fmt: skip
+        usages[namespace] = NamespaceUsage(
+            namespace=namespace,
+            times=grid.times(),
+            step_seconds=step,
+            cpu_window_seconds=queries.cpu_window_seconds,
+            containers=_containers(grid, of["cpu"], of["memory"], of["requests"], of["limits"], of["oom"]),
+            missing_workloads=frozenset(),
+            queries=runner.sent,
+            notes=tuple(notes),
+        )
+    log.debug("%s: %d Prometheus queries, %d points per series", scope, runner.sent, grid.points)
+    return usages
+
+
+def _by_namespace(series: Iterable[RawSeries]) -> dict[str, list[RawSeries]]:
+    split: dict[str, list[RawSeries]] = {}
+    for item in series:
+        split.setdefault(item["metric"].get("namespace", ""), []).append(item)
+    return split
 
 
 def _key(series: RawSeries) -> ContainerKey:
     labels: Mapping[str, str] = series["metric"]
     return labels.get("owner_kind", ""), labels.get("owner_name", ""), labels.get("container", "")
-
-
-def _selected(series: Iterable[RawSeries], wanted: frozenset[WorkloadRef] | None) -> list[RawSeries]:
-    return [s for s in series if wanted is None or _key(s)[:2] in wanted]
 
 
 def _per_pod(series: Iterable[RawSeries], grid: TimeGrid) -> dict[ContainerKey, dict[str, FloatArray]]:
@@ -167,13 +195,12 @@ def _containers(
     requests: list[RawSeries],
     limits: list[RawSeries],
     oom: list[RawSeries],
-    wanted: frozenset[WorkloadRef] | None,
 ) -> tuple[ContainerHistory, ...]:
-    cpu_rows = _per_pod(_selected(cpu, wanted), grid)
-    memory_rows = _per_pod(_selected(memory, wanted), grid)
-    requested = _instant(_selected(requests, wanted))
-    limited = _instant(_selected(limits, wanted))
-    killed = {key for (key, _), value in _instant(_selected(oom, wanted)).items() if value > 0}
+    cpu_rows = _per_pod(cpu, grid)
+    memory_rows = _per_pod(memory, grid)
+    requested = _instant(requests)
+    limited = _instant(limits)
+    killed = {key for (key, _), value in _instant(oom).items() if value > 0}
     keys = (
         set(cpu_rows)
         | set(memory_rows)

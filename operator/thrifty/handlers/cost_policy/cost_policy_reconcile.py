@@ -10,7 +10,7 @@ from thrifty import GROUP, VERSION
 from thrifty.api.condition_types import COST_POLICY_CONDITIONS, CostPolicyCondition, CostPolicyReason
 from thrifty.api.conditions import Observation
 from thrifty.api.cost_policy import ACTIVE_COST_POLICY, CostPolicySpec, CostPolicyStatus
-from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard
+from thrifty.handlers.status_writer import Conclusions, committed, publish, reconcile_guard
 from thrifty.settings import RESYNC_SECONDS
 
 __all__ = ["reconcile_cost_policy"]
@@ -22,6 +22,7 @@ RESOURCE = (GROUP, VERSION, "costpolicies")
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@committed("costpolicies")
 @reconcile_guard(COST_POLICY_CONDITIONS, CostPolicyStatus)
 def reconcile_cost_policy(body: kopf.Body, spec: kopf.Spec, name: str, patch: kopf.Patch, **_: Any) -> None:
     policy = CostPolicySpec.model_validate(dict(spec))

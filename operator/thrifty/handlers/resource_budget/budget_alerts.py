@@ -6,6 +6,7 @@ import logging
 
 import kopf
 
+from thrifty.actuators.object_events import post_event
 from thrifty.actuators.webhook import NOTIFIER
 from thrifty.api.condition_types import BudgetCondition
 from thrifty.api.resource_budget import ResourceBudgetSpec, ResourceBudgetStatus
@@ -27,12 +28,7 @@ class Alerts:
             f"{percent}% of {budget.amount:g} {budget.currency} reached: {spent:.2f} spent in the "
             f"{budget.period.lower()} period starting {period_start}; forecast {forecast:.2f}"
         )
-        kopf.event(
-            self.body,
-            type="Warning" if percent >= 100 else "Normal",
-            reason="ThresholdReached",
-            message=message,
-        )
+        post_event(self.body, "Warning" if percent >= 100 else "Normal", "ThresholdReached", message)
         self._webhook(f"ResourceBudget {self.name}: {message}")
 
     def anomaly(self, found: Anomaly | None, status: ResourceBudgetStatus) -> None:
@@ -41,7 +37,7 @@ class Alerts:
             return
         before = next((c for c in status.conditions if c.type == BudgetCondition.SPEND_ANOMALY), None)
         if before is None or before.status != "True":
-            kopf.event(self.body, type="Warning", reason="SpendAnomaly", message=found.reason)
+            post_event(self.body, "Warning", "SpendAnomaly", found.reason)
             self._webhook(f"ResourceBudget {self.name}: {found.reason}")
 
     def _webhook(self, text: str) -> None:

@@ -57,7 +57,7 @@ from thrifty.handlers.resource_budget.budget_alerts import Alerts
 from thrifty.handlers.resource_budget.budget_metrics import publish_metrics
 from thrifty.handlers.resource_budget.scale_down import scale_down_workloads
 from thrifty.handlers.resource_budget.spend_reads import budget_spend
-from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard, stalled
+from thrifty.handlers.status_writer import Conclusions, committed, publish, reconcile_guard, stalled
 from thrifty.settings import RESYNC_SECONDS
 from thrifty.sources.kube import secret_has_key
 from thrifty.sources.prometheus_http import MetricsUnavailableError
@@ -78,6 +78,7 @@ _KEPT_WHILE_STALE = {
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@committed("resourcebudgets")
 @reconcile_guard(RESOURCE_BUDGET_CONDITIONS, ResourceBudgetStatus)
 def reconcile_resource_budget(
     body: kopf.Body, spec: kopf.Spec, name: str, patch: kopf.Patch, **indexes: Any

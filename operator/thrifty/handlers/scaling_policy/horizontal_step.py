@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import kopf
 from kubernetes.client import ApiException
 
-from thrifty.actuators.policy_intents import record_pending_action
+from thrifty.actuators.object_events import post_event
+from thrifty.actuators.status_writes import record_pending_action
 from thrifty.actuators.workload_replicas import scale_workload
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import PolicyCondition
@@ -144,10 +145,11 @@ def _scale(
         record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
         scale_workload(workload.kind, workload.namespace, workload.name, after)
     except ApiException as err:
-        kopf.warn(
+        post_event(
             body,
-            reason="ScaleFailed",
-            message=f"could not scale {workload.kind} {workload.name} to {after}: {err.reason}",
+            "Warning",
+            "ScaleFailed",
+            f"could not scale {workload.kind} {workload.name} to {after}: {err.reason}",
         )
         return None
     change = f"{before} -> {after} replicas ({outcome.reason})"

@@ -1,9 +1,15 @@
-"""Every Prometheus read of a ScalingPolicy's reconcile, each shared by the policies of a round."""
+"""Every Prometheus read of a ScalingPolicy's reconcile, each shared by the policies of a round.
+
+A read covers every namespace of the round at once (``round_scope``, set by the evaluation round
+from the policies it holds), so the queries of a round do not grow with the namespaces. A policy
+outside that scope (created since the round began) reads its own namespace alone.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from thrifty.engine.workload_records import (
@@ -18,13 +24,13 @@ from thrifty.handlers.round_cache import RoundCache
 from thrifty.settings import EVALUATION_SECONDS, HORIZONTAL_SYNC_SECONDS, prometheus_settings
 from thrifty.sources.prometheus_http import QueryRunner, connect
 from thrifty.sources.replica_metrics import (
-    nodes_of_pods,
-    read_namespace_demand,
-    read_namespace_load,
+    cluster_pod_nodes,
+    read_cluster_demand,
+    read_cluster_load,
     read_query_history,
     read_query_value,
 )
-from thrifty.sources.usage import read_namespace_usage
+from thrifty.sources.usage import read_cluster_usage
 
 __all__ = [
     "namespace_load",
@@ -32,66 +38,86 @@ __all__ = [
     "pod_nodes",
     "query_history",
     "query_value",
+    "round_scope",
     "workload_demand",
 ]
 
 log = logging.getLogger(__name__)
 
-_USAGE: RoundCache[NamespaceUsage] = RoundCache(EVALUATION_SECONDS)
-_LOAD: RoundCache[NamespaceLoad] = RoundCache(HORIZONTAL_SYNC_SECONDS)
-_DEMAND: RoundCache[dict[WorkloadRef, DemandHistory]] = RoundCache(EVALUATION_SECONDS)
+Scope = tuple[str, ...]
+_USAGE: RoundCache[dict[str, NamespaceUsage]] = RoundCache(EVALUATION_SECONDS)
+_LOAD: RoundCache[dict[str, NamespaceLoad]] = RoundCache(HORIZONTAL_SYNC_SECONDS)
+_DEMAND: RoundCache[dict[str, dict[WorkloadRef, DemandHistory]]] = RoundCache(EVALUATION_SECONDS)
 _QUERY: RoundCache[QueryAnswer] = RoundCache(HORIZONTAL_SYNC_SECONDS)
 _QUERY_HISTORY: RoundCache[DemandHistory] = RoundCache(EVALUATION_SECONDS)
-_NODES: RoundCache[dict[str, Mapping[str, str]]] = RoundCache(EVALUATION_SECONDS)
+_NODES: RoundCache[dict[str, dict[str, Mapping[str, str]]]] = RoundCache(EVALUATION_SECONDS)
+
+
+class _RoundScope:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._namespaces: Scope = ()
+
+    def set(self, namespaces: Iterable[str]) -> None:
+        with self._guard:
+            self._namespaces = tuple(sorted(set(namespaces)))
+
+    def of(self, namespace: str) -> Scope:
+        with self._guard:
+            return self._namespaces if namespace in self._namespaces else (namespace,)
+
+
+round_scope = _RoundScope()
 
 
 def namespace_usage(namespace: str, history_hours: int) -> NamespaceUsage:
     """Usage history of the namespace's workloads, for right-sizing."""
+    scope = round_scope.of(namespace)
 
-    def load(end: int) -> NamespaceUsage:
+    def load(end: int) -> dict[str, NamespaceUsage]:
         settings = prometheus_settings()
-        usage = read_namespace_usage(
+        usages = read_cluster_usage(
             connect(settings),
             settings,
-            namespace,
-            None,
+            scope,
             datetime.fromtimestamp(end, UTC),
             lookback=timedelta(hours=history_hours),
         )
+        containers = [c for usage in usages.values() for c in usage.containers]
         log.info(
-            "namespace %s: %d Prometheus queries for %d containers of %d workloads",
-            namespace,
-            usage.queries,
-            len(usage.containers),
-            len({(c.kind, c.workload) for c in usage.containers}),
+            "usage of namespaces %s: %d Prometheus queries for %d containers of %d workloads",
+            ", ".join(scope),
+            next(iter(usages.values())).queries,
+            len(containers),
+            len({(u.namespace, c.kind, c.workload) for u in usages.values() for c in u.containers}),
         )
-        return usage
+        return usages
 
-    return _USAGE.get(("usage", namespace, history_hours), load)
+    return _USAGE.get(("usage", scope, history_hours), load)[namespace]
 
 
 def namespace_load(namespace: str) -> NamespaceLoad:
     """CPU and memory of the namespace's workloads now, for horizontal scaling."""
+    scope = round_scope.of(namespace)
 
-    def load(end: int) -> NamespaceLoad:
+    def load(end: int) -> dict[str, NamespaceLoad]:
         settings = prometheus_settings()
-        return read_namespace_load(connect(settings), settings, namespace, end)
+        return read_cluster_load(connect(settings), settings, scope, end)
 
-    return _LOAD.get(("load", namespace), load)
+    return _LOAD.get(("load", scope), load)[namespace]
 
 
 def workload_demand(
     namespace: str, resource: Resource, lookback_hours: int
 ) -> dict[WorkloadRef, DemandHistory]:
     """Total CPU or memory of each of the namespace's workloads over the lookback, for forecasts."""
+    scope = round_scope.of(namespace)
 
-    def load(end: int) -> dict[WorkloadRef, DemandHistory]:
+    def load(end: int) -> dict[str, dict[WorkloadRef, DemandHistory]]:
         settings = prometheus_settings()
-        return read_namespace_demand(
-            connect(settings), settings, namespace, resource, end, lookback_hours * 3600
-        )
+        return read_cluster_demand(connect(settings), settings, scope, resource, end, lookback_hours * 3600)
 
-    return _DEMAND.get(("demand", namespace, resource, lookback_hours), load)
+    return _DEMAND.get(("demand", scope, resource, lookback_hours), load)[namespace]
 
 
 def query_value(query: str, namespace: str) -> QueryAnswer:
@@ -114,11 +140,12 @@ def query_history(query: str, namespace: str, lookback_hours: int) -> DemandHist
 
 def pod_nodes(namespace: str) -> dict[str, Mapping[str, str]]:
     """The node labels of each running pod of the namespace, for pricing at the node's rates."""
+    scope = round_scope.of(namespace)
 
-    def load(end: int) -> dict[str, Mapping[str, str]]:
+    def load(end: int) -> dict[str, dict[str, Mapping[str, str]]]:
         settings = prometheus_settings()
-        return nodes_of_pods(
-            QueryRunner(connect(settings), settings.timeout_seconds), settings, namespace, end
+        return cluster_pod_nodes(
+            QueryRunner(connect(settings), settings.timeout_seconds), settings, scope, end
         )
 
-    return _NODES.get(("nodes", namespace), load)
+    return _NODES.get(("nodes", scope), load)[namespace]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,12 +31,21 @@ from thrifty.engine.status_changes import policy_status_unchanged
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.cluster_indexes import autoscalers_of, budget_views, cost_policy_specs, find_workload
+from thrifty.handlers.scaling_policy import horizontal_memory
 from thrifty.handlers.scaling_policy.horizontal_step import HorizontalResult, horizontal_step
 from thrifty.handlers.scaling_policy.vertical_step import VerticalResult, vertical_step
-from thrifty.handlers.status_writer import Conclusions, publish, reconcile_guard, record_change, stalled
-from thrifty.settings import RESYNC_SECONDS
+from thrifty.handlers.status_writer import (
+    Conclusions,
+    commit,
+    freshest,
+    publish,
+    reconcile_guard,
+    record_change,
+    stalled,
+)
+from thrifty.handlers.status_writer import forget as forget_writes
 
-__all__ = ["reconcile_scaling_policy"]
+__all__ = ["conclude_policy", "evaluate_policy", "forget_policy", "reconcile_scaling_policy"]
 
 RESOURCE = (GROUP, VERSION, "scalingpolicies")
 
@@ -45,32 +55,62 @@ class _Locks:
     guard: threading.Lock = field(default_factory=threading.Lock)
     locks: dict[str, threading.Lock] = field(default_factory=dict)
 
+    def of(self, uid: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(uid, threading.Lock())
+
+    def forget(self, uid: str) -> None:
+        with self.guard:
+            self.locks.pop(uid, None)
+
 
 _SINGLE_FLIGHT = _Locks()
 
 
-@kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
-@kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-@reconcile_guard(SCALING_POLICY_CONDITIONS, ScalingPolicyStatus)
-def reconcile_scaling_policy(
-    body: kopf.Body, spec: kopf.Spec, namespace: str | None, patch: kopf.Patch, **indexes: Any
-) -> None:
-    # One evaluation of a policy at a time, whatever triggers it (a timer tick and a spec edit can
-    # land together): the one that finds it busy does nothing, and the next tick sees the outcome.
-    with _SINGLE_FLIGHT.guard:
-        lock = _SINGLE_FLIGHT.locks.setdefault(str(body.metadata.uid), threading.Lock())
+def reconcile_scaling_policy(body: kopf.Body, **kwargs: Any) -> None:
+    """A new or edited policy is evaluated at once, so `kubectl apply` gets an answer in seconds;
+    the evaluation round (``evaluation_round``) evaluates every policy after that."""
+    evaluate_policy(body, {name: value for name, value in kwargs.items() if isinstance(value, kopf.Index)})
+
+
+def evaluate_policy(raw: Mapping[str, Any], indexes: Mapping[str, Any]) -> bool:
+    """One evaluation of a policy, its status written; False when another evaluation of it is
+    running. One at a time, whatever triggers it (a round and a spec edit can land together): the
+    one that finds it busy does nothing, and the next round sees the outcome."""
+    lock = _SINGLE_FLIGHT.of(str(raw.get("metadata", {}).get("uid", "")))
     if not lock.acquire(blocking=False):
-        return
+        return False
     try:
-        _reconcile(body, spec, namespace or "", patch, indexes)
+        body = kopf.Body(dict(freshest(raw)))  # type: ignore[arg-type]  # kopf wraps any raw dict
+        commit(body, conclude_policy(body, indexes), "scalingpolicies")
     finally:
         lock.release()
+    return True
+
+
+def conclude_policy(body: kopf.Body, indexes: Mapping[str, Any]) -> kopf.Patch:
+    """The status patch one evaluation of the policy concludes (acting first, in Apply mode)."""
+    patch = kopf.Patch()
+    _guarded_reconcile(body=body, patch=patch, **indexes)
+    return patch
+
+
+def forget_policy(uid: str) -> None:
+    """Drop what this process keeps for a deleted policy."""
+    _SINGLE_FLIGHT.forget(uid)
+    horizontal_memory.forget(uid)
+    forget_writes(uid)
+
+
+@reconcile_guard(SCALING_POLICY_CONDITIONS, ScalingPolicyStatus)
+def _guarded_reconcile(body: kopf.Body, patch: kopf.Patch, **indexes: Any) -> None:
+    _reconcile(body, body.spec, str(body.metadata.namespace or ""), patch, indexes)
 
 
 def _reconcile(
-    body: kopf.Body, spec: kopf.Spec, namespace: str, patch: kopf.Patch, indexes: dict[str, Any]
+    body: kopf.Body, spec: kopf.Spec, namespace: str, patch: kopf.Patch, indexes: Mapping[str, Any]
 ) -> None:
     now = datetime.now(UTC)
     policy = ScalingPolicySpec.model_validate(dict(spec))

@@ -9,7 +9,8 @@ from datetime import datetime
 import kopf
 from kubernetes.client import ApiException
 
-from thrifty.actuators.policy_intents import record_pending_action
+from thrifty.actuators.object_events import post_event
+from thrifty.actuators.status_writes import record_pending_action
 from thrifty.actuators.workload_resources import patch_container_resources
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import PolicyCondition, PolicyReason
@@ -114,10 +115,8 @@ def _resize(
         record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
         patch_container_resources(workload.kind, workload.namespace, workload.name, outcome.changes)
     except ApiException as err:
-        kopf.warn(
-            body,
-            reason="ResizeFailed",
-            message=f"could not patch {workload.kind} {workload.name}: {err.reason}",
+        post_event(
+            body, "Warning", "ResizeFailed", f"could not patch {workload.kind} {workload.name}: {err.reason}"
         )
         return None
     message = f"resized {workload.kind} {workload.namespace}/{workload.name}: {before} -> {after} ({reason})"

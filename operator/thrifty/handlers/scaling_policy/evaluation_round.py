@@ -1,0 +1,109 @@
+"""The evaluation round: every ScalingPolicy of the cluster, one after another, every
+``THRIFTY_RESYNC_SECONDS``, on one thread, instead of a kopf timer per policy.
+
+1. the policies come from a kopf index (no API call), and the namespaces they are in become the
+   round's scope, so each Prometheus read covers them all in one batch (``policy_reads``);
+2. each policy is evaluated (``policy_reconcile.evaluate_policy``), reading the batches of the round;
+   its status is written only when something a user reads changed;
+3. what this process kept for policies that are gone is dropped, and the round is logged with its
+   count of policies, status writes and Prometheus queries.
+
+kopf still runs what is event-driven: a created or edited policy is evaluated at once, deletions,
+and the indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from thrifty.handlers.cluster_indexes import policy_bodies
+from thrifty.handlers.scaling_policy import policy_reads
+from thrifty.handlers.scaling_policy.policy_reconcile import evaluate_policy, forget_policy
+from thrifty.settings import RESYNC_SECONDS
+from thrifty.sources.prometheus_http import QUERIES_SENT
+
+__all__ = ["RoundSummary", "run_round", "start_rounds", "stop_rounds"]
+
+log = logging.getLogger(__name__)
+
+_STOP = threading.Event()
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    policies: int
+    busy: int  # being evaluated by a kopf handler at the time: the next round has them
+    queries: int
+    seconds: float
+
+
+@kopf.on.startup()
+def start_rounds(**kwargs: Any) -> None:
+    indexes = {name: value for name, value in kwargs.items() if isinstance(value, kopf.Index)}
+    _STOP.clear()
+    threading.Thread(target=_rounds, args=(indexes,), name="evaluation-round", daemon=True).start()
+
+
+@kopf.on.cleanup()
+def stop_rounds(**_: Any) -> None:
+    _STOP.set()
+
+
+def _rounds(indexes: dict[str, Any]) -> None:
+    number = 0
+    while not _STOP.wait(max(0.0, RESYNC_SECONDS - (time.monotonic() % RESYNC_SECONDS))):
+        number += 1
+        try:
+            summary = run_round(indexes)
+        except Exception:  # the round must outlive any one failure; each policy's are in its status
+            log.exception("evaluation round %d failed", number)
+            continue
+        log.info(
+            "evaluation round %d: %d policies (%d busy), %d Prometheus queries, %.2f s",
+            number,
+            summary.policies,
+            summary.busy,
+            summary.queries,
+            summary.seconds,
+        )
+
+
+def run_round(indexes: dict[str, Any]) -> RoundSummary:
+    started, queries_before = time.monotonic(), _queries_sent()
+    policies = policy_bodies(indexes)
+    policy_reads.round_scope.set(str(p.get("metadata", {}).get("namespace", "")) for p in policies)
+    busy = 0
+    for raw in policies:
+        if _STOP.is_set():
+            break
+        if not evaluate_policy(raw, indexes):
+            busy += 1
+    _forget_gone({str(p.get("metadata", {}).get("uid", "")) for p in policies})
+    return RoundSummary(
+        len(policies), busy, int(_queries_sent() - queries_before), time.monotonic() - started
+    )
+
+
+_KNOWN: set[str] = set()
+
+
+def _forget_gone(present: set[str]) -> None:
+    for uid in _KNOWN - present:
+        forget_policy(uid)
+    _KNOWN.clear()
+    _KNOWN.update(present)
+
+
+def _queries_sent() -> float:
+    return sum(
+        sample.value
+        for metric in QUERIES_SENT.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
