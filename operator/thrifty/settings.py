@@ -202,9 +202,10 @@ def interval_seconds(name: str, default: float, environ: Mapping[str, str] | Non
 
 # Kopf's progress, diff-base and finalizer live under this prefix, and so do Thrifty's annotations.
 ANNOTATION_PREFIX: Final = "thrifty.dev"
-# How often every policy is re-checked even without a change to it (e.g. its target appearing).
-RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 10.0)
-# How often usage history is read from Prometheus (one batch per namespace per round).
+# How often the evaluation round goes over every ScalingPolicy (and every budget and CostPolicy is
+# re-checked); a round a horizontal sync, so each round has fresh load to decide on.
+RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 15.0)
+# How often usage history is read from Prometheus (one batch for every namespace with a policy).
 EVALUATION_SECONDS: Final = interval_seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
 # How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).
 HORIZONTAL_SYNC_SECONDS: Final = interval_seconds("THRIFTY_HORIZONTAL_SYNC_SECONDS", 15.0)

@@ -1,14 +1,17 @@
 """Benchmark: one operator with N ScalingPolicies on the sandbox. Prints JSON, asserts nothing.
 
-    python tests/benchmarks/operator_scale.py --policies 1000 --namespaces 10 --minutes 5
+    python tests/benchmarks/operator_scale.py --policies 1000 --namespaces 10 --minutes 10
+    python tests/benchmarks/operator_scale.py --policies 1000 --soak-minutes 60
 
 Starts its own sandbox in a temporary directory, N one-replica Deployments with a live CPU load and
 N Recommend-mode policies (CPU 70% and right-sizing), then `thrifty run`, and reports (small
 requests, so a hundred pods fit a fake node):
 - seconds until every policy is Ready;
 - over the measured minutes: status PATCHes of ScalingPolicies and Events created per minute (the
-  API server's own request counters), Prometheus queries per minute, the operator's CPU seconds per
-  minute and its RSS at the end.
+  API server's own request counters), the policies whose recommendation changed, Prometheus queries
+  per minute and per evaluation round, round time (p50, p99), the operator's CPU seconds per minute
+  and per round, its RSS at the end, and the policies left with NoData;
+- with --soak-minutes, its RSS every minute after the measured minutes, and the growth over them.
 """
 
 from __future__ import annotations
@@ -110,11 +113,50 @@ def ready_count(env: SandboxEnv) -> int:
     )
 
 
+ROUND = re.compile(
+    r"evaluation round \d+: (\d+) policies \((\d+) status writes, (\d+) busy\), (\d+) Prometheus queries, "
+    r"([\d.]+) s"
+)
+
+
+def rounds_between(log: Path, start: int, end: int) -> list[tuple[int, int, int, int, float]]:
+    """(policies, status writes, busy, queries, seconds) of each round the log holds between offsets."""
+    with log.open("rb") as text:
+        text.seek(start)
+        chunk = text.read(end - start).decode(errors="replace")
+    return [(int(m[1]), int(m[2]), int(m[3]), int(m[4]), float(m[5])) for m in ROUND.finditer(chunk)]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def recommendations(env: SandboxEnv) -> dict[str, Any]:
+    items = json.loads(cluster.kubectl(env, "get", "scalingpolicies", "-A", "-o", "json").stdout)["items"]
+    return {
+        f"{i['metadata']['namespace']}/{i['metadata']['name']}": (
+            (i.get("status") or {}).get("recommendation") or {}
+        ).get("replicas")
+        for i in items
+    }
+
+
+def no_data(env: SandboxEnv) -> int:
+    items = json.loads(cluster.kubectl(env, "get", "scalingpolicies", "-A", "-o", "json").stdout)["items"]
+    return sum(
+        any(c.get("reason") == "NoData" for c in (i.get("status") or {}).get("conditions", [])) for i in items
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policies", type=int, default=1000)
     parser.add_argument("--namespaces", type=int, default=10)
-    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--soak-minutes", type=float, default=0.0, help="then sample RSS this long")
     parser.add_argument("--ready-timeout", type=float, default=1800.0)
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[2]
@@ -146,26 +188,47 @@ def main() -> int:
                     ready_after = time.monotonic() - started
                     break
                 time.sleep(5)
+            log_path = Path(scratch) / "operator.log"
             before = apiserver_counts(env), operator_queries(metrics_port), cpu_seconds(operator.pid)
+            recommended_before, log_start = recommendations(env), log_path.stat().st_size
             time.sleep(args.minutes * 60)
             after = apiserver_counts(env), operator_queries(metrics_port), cpu_seconds(operator.pid)
+            recommended_after, log_end = recommendations(env), log_path.stat().st_size
+            rounds = rounds_between(log_path, log_start, log_end)
+            changed = sum(recommended_after.get(k) != v for k, v in recommended_before.items())
             result: dict[str, Any] = {
                 "policies": args.policies,
                 "namespaces": args.namespaces,
                 "seconds_until_all_ready": None if ready_after is None else round(ready_after, 1),
                 "ready_at_end": ready_count(env),
+                "no_data_at_end": no_data(env),
                 "minutes_measured": args.minutes,
                 "status_patches_per_minute": round(
                     (after[0]["status_patches"] - before[0]["status_patches"]) / args.minutes, 1
                 ),
+                "policies_whose_recommendation_changed": changed,
                 "events_per_minute": round(
                     (after[0]["event_creates"] - before[0]["event_creates"]) / args.minutes, 1
                 ),
                 "prometheus_queries_per_minute": round((after[1] - before[1]) / args.minutes, 1),
+                "rounds": len(rounds),
+                "prometheus_queries_per_round_max": max((r[3] for r in rounds), default=None),
+                "round_seconds_p50": percentile([r[4] for r in rounds], 0.5),
+                "round_seconds_p99": percentile([r[4] for r in rounds], 0.99),
+                "round_interval_seconds": float(os.environ.get("THRIFTY_RESYNC_SECONDS", "15")),
                 "operator_cpu_seconds_per_minute": round((after[2] - before[2]) / args.minutes, 2),
+                "operator_cpu_seconds_per_round": round((after[2] - before[2]) / max(len(rounds), 1), 2),
                 "operator_rss_mb": round(rss_mb(operator.pid), 1),
                 "status_refresh_seconds": float(os.environ.get("THRIFTY_STATUS_REFRESH_SECONDS", "300")),
             }
+            if args.soak_minutes:
+                samples = [rss_mb(operator.pid)]
+                for _ in range(int(args.soak_minutes)):
+                    time.sleep(60)
+                    samples.append(rss_mb(operator.pid))
+                result["soak_minutes"] = args.soak_minutes
+                result["soak_rss_mb_every_minute"] = [round(v, 1) for v in samples]
+                result["soak_rss_growth_percent"] = round(100 * (samples[-1] - samples[0]) / samples[0], 1)
             operator.terminate()
             operator.wait(timeout=60)
         finally:

@@ -109,14 +109,16 @@ class OperatorProcess:
         resync_seconds: float = RESYNC_SECONDS,
         extra_env: Mapping[str, str] | None = None,
         namespaces: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
     ) -> None:
         """``extra_env`` adds variables (e.g. THRIFTY_EVALUATION_SECONDS); ``namespaces`` passes
-        ``--namespace`` for each (default: the whole cluster)."""
+        ``--namespace`` for each (default: the whole cluster); ``extra_args`` go to `thrifty run`."""
         self.env = env
         self.log = log
         self.resync_seconds = resync_seconds
         self.extra_env = dict(extra_env or {})
         self.namespaces = tuple(namespaces)
+        self.extra_args = tuple(extra_args)
         self.port, self.metrics_port = free_ports(2)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -138,6 +140,7 @@ class OperatorProcess:
                     f"--liveness=http://127.0.0.1:{self.port}/healthz",
                     f"--metrics-port={self.metrics_port}",
                     *(f"--namespace={namespace}" for namespace in self.namespaces),
+                    *self.extra_args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -292,6 +292,69 @@ spec:
     assert budget_status(sandbox, "block")["spent"] < budget_status(sandbox, "team")["spent"]
 
 
+def scaling_policy(name: str, priority: int, min_replicas: int) -> str:
+    return f"""
+apiVersion: thrifty.dev/v1alpha1
+kind: ScalingPolicy
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  targetRef: {{kind: Deployment, name: {name}}}
+  mode: Apply
+  priority: {priority}
+  horizontal:
+    minReplicas: {min_replicas}
+    maxReplicas: 10
+    metrics: [{{type: CPU, targetUtilization: 50}}]
+"""
+
+
+def test_scale_down_takes_the_lowest_priority_down_first_and_never_below_min_replicas(
+    sandbox: SandboxEnv, history: History, operator: OperatorProcess
+) -> None:
+    """ScaleDown end to end: spend is past the amount, so every governed workload in scope goes down
+    to its policy's minReplicas, the lowest priority first, though CPU asks for more."""
+    for name in ("spot-api", "od-api"):
+        kubectl(
+            sandbox, "annotate", f"deployment/{name}", "-n", NS, "sandbox.thrifty.dev/cpu=3", "--overwrite"
+        )
+        kubectl(sandbox, "scale", f"deployment/{name}", "-n", NS, "--replicas=3")
+    selector = (
+        ", workloadSelector: {matchExpressions: [{key: app, operator: In, values: [spot-api, od-api]}]}"
+    )
+    apply(sandbox, budget("cut", 0.01, "ScaleDown", history.first_period, selector))
+    apply(sandbox, scaling_policy("spot-api", priority=10, min_replicas=2))
+    apply(sandbox, scaling_policy("od-api", priority=100, min_replicas=1))
+
+    def replicas(name: str) -> int:
+        return int(get(sandbox, "deployment", name, "-n", NS)["spec"]["replicas"])
+
+    try:
+        wait_for(
+            "both down to their minReplicas",
+            lambda: (replicas("spot-api"), replicas("od-api")) == (2, 1),
+            180,
+            operator,
+            show=lambda: (budget_status(sandbox, "cut"), replicas("spot-api"), replicas("od-api")),
+        )
+        enforcement = budget_status(sandbox, "cut")["enforcement"]
+        assert enforcement["active"] is True
+        held = [(w["name"], w["maxReplicas"]) for w in enforcement["workloads"]]
+        assert held == [("spot-api", 2), ("od-api", 1)], enforcement  # lowest priority first
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # CPU at 200% of target asks for 10: the cap holds
+            assert (replicas("spot-api"), replicas("od-api")) == (2, 1)
+            time.sleep(1)
+        for name in ("spot-api", "od-api"):
+            status = get(sandbox, "scalingpolicy", name, "-n", NS)["status"]
+            assert condition({"status": status}, "BudgetLimited").get("status") == "True", status
+            assert "budget cut" in status["recommendation"]["reason"], status
+    finally:
+        kubectl(
+            sandbox, "delete", "scalingpolicy", "spot-api", "od-api", "-n", NS, "--timeout=30s", check=False
+        )
+        kubectl(sandbox, "delete", "resourcebudget", "cut", "--timeout=30s", check=False)
+
+
 def test_stale_numbers_are_kept_while_prometheus_is_stopped(
     sandbox: SandboxEnv, history: History, operator: OperatorProcess
 ) -> None:

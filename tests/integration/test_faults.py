@@ -6,6 +6,10 @@ is scaled down on missing or bad data, and status says why.
 from __future__ import annotations
 
 import itertools
+import os
+import random
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +19,7 @@ import pytest
 from kubernetes import client
 from sandbox_helpers import OperatorProcess, apply, condition, get, kubectl, wait_for
 
-from thrifty.sandbox import cluster
+from thrifty.sandbox import cluster, processes
 from thrifty.sandbox.cluster import SandboxEnv
 
 pytestmark = pytest.mark.usefixtures("crds_installed")
@@ -89,15 +93,19 @@ def status_of(env: SandboxEnv, name: str) -> dict[str, Any]:
     return dict(get(env, "scalingpolicy", name, "-n", NS).get("status") or {})
 
 
-def start_operator(env: SandboxEnv, log: Any) -> OperatorProcess:
+def start_operator(
+    env: SandboxEnv, log: Any, *extra_args: str, extra_env: dict[str, str] | None = None
+) -> OperatorProcess:
     return OperatorProcess(
         env,
         log,
         extra_env={
             "THRIFTY_HORIZONTAL_SYNC_SECONDS": str(SYNC_SECONDS),
             "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
+            **(extra_env or {}),
         },
         namespaces=[NS],
+        extra_args=extra_args,
     ).start()
 
 
@@ -160,6 +168,142 @@ def test_a_kill_right_after_each_scale_neither_loses_nor_repeats_it(
     assert "Traceback" not in log.read_text(errors="replace")
 
 
+RANDOM_KILLS = 16
+FAST_RATE_PERIOD = 10
+
+
+class Recorder:
+    """Every value of the Deployment's replicas and of the policy's lastAction, polled at 20 Hz on a
+    thread, so the test sees each change a kill could lose or repeat."""
+
+    def __init__(self, api_client: client.ApiClient, name: str) -> None:
+        self.apps = client.AppsV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.name = name
+        self.replicas: list[tuple[int, float]] = []
+        self.actions: list[dict[str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.05):
+            count = int(self.apps.read_namespaced_deployment(self.name, NS).spec.replicas)
+            if not self.replicas or self.replicas[-1][0] != count:
+                self.replicas.append((count, time.monotonic()))
+            policy = self.custom.get_namespaced_custom_object(
+                "thrifty.dev", "v1alpha1", NS, "scalingpolicies", self.name
+            )
+            action = (policy.get("status") or {}).get("lastAction")
+            if action and (not self.actions or self.actions[-1] != action):
+                self.actions.append(action)
+
+
+def test_kills_at_random_points_of_apply_mode_scaling_lose_and_repeat_nothing(
+    sandbox: SandboxEnv, namespace: str, api_client: client.ApiClient, tmp_path: Any
+) -> None:
+    """SIGKILL at random points while the policy scales 1 -> 10, one pod per period: between reads,
+    between the record and the scale, between the scale and its status. The Deployment's replicas
+    and the policy's actions say the same, each step once, and the end state is an uninterrupted
+    run's: 4 cores over pods of 500m at 50% asks for 16, capped at maxReplicas 10."""
+    rng = random.Random(20261201)
+    apply(sandbox, deployment("random", 1, {"sandbox.thrifty.dev/cpu": "4"}))
+    log = tmp_path / "operator.log"
+    period = f"{{policies: [{{type: Pods, value: 1, periodSeconds: {FAST_RATE_PERIOD}}}]}}"
+    with Recorder(api_client, "random") as seen:
+        operator = start_operator(sandbox, log)
+        apply(sandbox, cpu_policy("random", period))
+        for _ in range(RANDOM_KILLS):
+            time.sleep(rng.uniform(2.0, 2.0 + 2 * FAST_RATE_PERIOD / 3))
+            operator.kill()
+            operator = start_operator(sandbox, log)
+        try:
+            wait_for(
+                "10 replicas, recorded, nothing pending",
+                lambda: (
+                    (status_of(sandbox, "random").get("lastAction") or {}).get("to") == "10"
+                    and "pendingAction" not in status_of(sandbox, "random")
+                ),
+                300,
+                operator,
+                show=lambda: (seen.replicas, status_of(sandbox, "random")),
+            )
+        finally:
+            operator.stop()
+    start = seen.replicas[0][1]
+    timeline = [(n, round(t - start, 1)) for n, t in seen.replicas]
+    print(f"\nreplicas seen, with seconds since the first: {timeline}")
+    print(f"actions recorded: {[(a['from'], a['to']) for a in seen.actions]}")
+    assert [n for n, _ in seen.replicas] == list(range(1, 11))  # +1 each time: none repeated, none lost
+    gaps = [later[1] - earlier[1] for earlier, later in itertools.pairwise(seen.replicas[1:])]
+    assert all(gap >= FAST_RATE_PERIOD - 2 for gap in gaps), gaps  # every kill's scale counted
+    # Every scale is in status once, whichever point the kill hit.
+    assert [(a["from"], a["to"]) for a in seen.actions] == [(str(n), str(n + 1)) for n in range(1, 10)]
+    assert "Traceback" not in log.read_text(errors="replace")
+
+
+def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
+    sandbox: SandboxEnv, namespace: str, api_client: client.ApiClient, tmp_path: Any
+) -> None:
+    """Two replicas with --leader-elect: only the one holding the Lease acts. SIGKILL it right after a
+    scale: the standby takes over, records that scale once, and keeps to the rate policy."""
+    apps = client.AppsV1Api(api_client)
+    elect = ("--leader-elect", f"--leader-election-namespace={NS}")
+    active = start_operator(sandbox, tmp_path / "a.log", *elect)
+    wait_for("replica a holds the Lease", lambda: "this replica is active" in active.tail(200), 60, active)
+    standby = start_operator(sandbox, tmp_path / "b.log", *elect)
+    try:
+        wait_for("replica b waits", lambda: "standby: Lease" in standby.tail(200), 60, standby)
+        apply(sandbox, deployment("ha", 1, {"sandbox.thrifty.dev/cpu": "4"}))
+        apply(
+            sandbox,
+            cpu_policy("ha", f"{{policies: [{{type: Pods, value: 1, periodSeconds: {RATE_PERIOD}}}]}}"),
+        )
+        deadline = time.monotonic() + 180
+        while int(apps.read_namespaced_deployment("ha", NS).spec.replicas) == 1:
+            assert time.monotonic() < deadline, f"no scale from 1:\n{active.tail()}"
+            time.sleep(0.05)
+        active.kill()
+        killed = time.monotonic()
+        assert "evaluation round" not in standby.log.read_text(errors="replace")  # it only waited
+        wait_for(
+            "replica b holds the Lease", lambda: "this replica is active" in standby.tail(200), 120, standby
+        )
+        handover = time.monotonic() - killed
+        wait_for(
+            "the scale to 2 recorded once by replica b, and nothing pending",
+            lambda: (
+                (status_of(sandbox, "ha").get("lastAction") or {}).get("to") == "2"
+                and "pendingAction" not in status_of(sandbox, "ha")
+            ),
+            90,
+            standby,
+            show=lambda: status_of(sandbox, "ha"),
+        )
+        wait_for(
+            "replica b scales on",
+            lambda: int(apps.read_namespaced_deployment("ha", NS).spec.replicas) >= 3,
+            180,
+            standby,
+        )
+        after = time.monotonic()
+        print(f"\nhandover after SIGKILL: {handover:.1f} s; next scale {after - killed:.1f} s after the kill")
+        assert int(apps.read_namespaced_deployment("ha", NS).spec.replicas) == 3  # +1, not a repeat
+        assert after - killed >= RATE_PERIOD - 2  # the rate policy counted the killed replica's scale
+        changes = status_of(sandbox, "ha")["scalingHistory"]["changes"]
+        assert [(c["fromReplicas"], c["toReplicas"]) for c in changes] == [(1, 2), (2, 3)], changes
+    finally:
+        standby.stop()
+        active.stop()
+
+
 def test_a_prometheus_restart_scales_nothing_down(sandbox: SandboxEnv, namespace: str, tmp_path: Any) -> None:
     apply(sandbox, deployment("steady", 6, {"sandbox.thrifty.dev/cpu": "1.6"}))
     operator = start_operator(sandbox, tmp_path / "operator.log")
@@ -189,6 +333,102 @@ def test_a_prometheus_restart_scales_nothing_down(sandbox: SandboxEnv, namespace
             )
             time.sleep(1)
         print(f"\nMetricsAvailable reasons after the restart: {sorted(seen)}")
+    finally:
+        operator.stop()
+
+
+def test_a_hung_prometheus_scales_nothing_down_and_is_survived_without_a_restart(
+    sandbox: SandboxEnv, namespace: str, tmp_path: Any
+) -> None:
+    """Prometheus stopped (SIGSTOP) for a minute: every query times out. Nothing is scaled down,
+    status says PrometheusUnavailable, and once it runs again (SIGCONT) the same operator reads on."""
+    apply(sandbox, deployment("hung", 6, {"sandbox.thrifty.dev/cpu": "1.6"}))
+    operator = start_operator(
+        sandbox, tmp_path / "operator.log", extra_env={"THRIFTY_PROMETHEUS_TIMEOUT": "5"}
+    )
+
+    def reason() -> str:
+        return str(
+            condition(get(sandbox, "scalingpolicy", "hung", "-n", NS), "MetricsAvailable").get("reason")
+        )
+
+    def replicas() -> int:
+        return int(get(sandbox, "deployment", "hung", "-n", NS)["spec"]["replicas"])
+
+    try:
+        apply(sandbox, cpu_policy("hung", "{}"))
+        wait_for("the policy reads the load", lambda: reason() == "MetricsRead", 120, operator)
+        pid = processes.pid_of("prometheus", sandbox.state_dir)
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_for(
+                "PrometheusUnavailable, and still 6 replicas",
+                lambda: replicas() >= 6 and reason() == "PrometheusUnavailable",
+                120,
+                operator,
+                show=lambda: status_of(sandbox, "hung"),
+            )
+            hung_until = time.monotonic() + 30
+            while time.monotonic() < hung_until:
+                assert replicas() >= 6, status_of(sandbox, "hung")
+                time.sleep(1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for("the same operator reads again", lambda: reason() == "MetricsRead", 180, operator)
+        assert replicas() >= 6
+        assert operator.proc is not None
+        assert operator.proc.poll() is None
+    finally:
+        operator.stop()
+
+
+def test_a_manual_scale_and_a_spec_edit_while_apply_acts_end_without_a_fight(
+    sandbox: SandboxEnv, namespace: str, api_client: client.ApiClient, tmp_path: Any
+) -> None:
+    """The rule: the policy wins, as the HPA does. `kubectl scale` is a new current count the policy
+    decides from (a scale-down still waits its stabilization window); an edit of the policy applies at
+    once. Neither starts a loop: after each, the replicas move one way and stay."""
+    apply(sandbox, deployment("manual", 6, {"sandbox.thrifty.dev/cpu": "1.6"}))
+    operator = start_operator(sandbox, tmp_path / "operator.log")
+    try:
+        with Recorder(api_client, "manual") as seen:
+            apply(sandbox, cpu_policy("manual", "{}"))
+            wait_for(
+                "the policy reads the load",
+                lambda: (
+                    condition(get(sandbox, "scalingpolicy", "manual", "-n", NS), "MetricsAvailable").get(
+                        "reason"
+                    )
+                    == "MetricsRead"
+                ),
+                120,
+                operator,
+            )
+            kubectl(sandbox, "scale", "deployment/manual", "-n", NS, "--replicas=9")
+            # 1.6 cores over 9 pods of 500m is 36% of a 50% target: ceil(9 x 0.71) = 7, once the new
+            # pods' windows are whole and the 30 s window has passed; 6 and 7 are inside the tolerance.
+            wait_for("scaled down from 9", lambda: seen.replicas[-1][0] < 9, 180, operator)
+            settle_until = time.monotonic() + 45
+            while time.monotonic() < settle_until:
+                time.sleep(1)
+            counts = [n for n, _ in seen.replicas]
+            after_manual = counts[counts.index(9) :]
+            kubectl(
+                sandbox, "patch", "scalingpolicy", "manual", "-n", NS, "--type=merge",
+                "-p", '{"spec": {"horizontal": {"maxReplicas": 5}}}',
+            )  # fmt: skip
+            wait_for("capped at the edited maximum", lambda: seen.replicas[-1][0] == 5, 120, operator)
+            settle_until = time.monotonic() + 30
+            while time.monotonic() < settle_until:
+                time.sleep(1)
+        print(f"\nreplicas after the manual scale to 9: {after_manual}; then {[n for n, _ in seen.replicas]}")
+        # Down from 9 to where the load asks (6 or 7, inside the tolerance) and never back up: no fight.
+        assert after_manual == sorted(after_manual, reverse=True), seen.replicas
+        assert after_manual[-1] in (6, 7), seen.replicas
+        counts = [n for n, _ in seen.replicas]
+        assert counts[-2:] == [after_manual[-1], 5], counts  # the edit: one change, and it held
+        assert (status_of(sandbox, "manual").get("lastAction") or {}).get("to") == "5"
     finally:
         operator.stop()
 

@@ -179,10 +179,10 @@ def test_a_policy_already_being_evaluated_is_not_evaluated_again_at_once(
     raw = {**policy_body({"targetRef": {"kind": "Deployment", "name": "web"}}, {}, "uid-busy")}
 
     with policy_reconcile._SINGLE_FLIGHT.of("uid-busy"):
-        assert policy_reconcile.evaluate_policy(raw, INDEXES) is False
+        assert policy_reconcile.evaluate_policy(raw, INDEXES) == "busy"
     assert written == []
 
-    assert policy_reconcile.evaluate_policy(raw, INDEXES) is True
+    assert policy_reconcile.evaluate_policy(raw, INDEXES) == "unchanged"
     assert written[0]["status"]["conditions"]
 
 

@@ -1,7 +1,8 @@
 """Writes to the cluster as field manager ``thrifty``: workload replicas and resources, the status of
-Thrifty's resources, Events, and the budget webhook."""
+Thrifty's resources, Events, the operator's Lease, and the budget webhook."""
 
 __all__ = [
+    "leader_lease",
     "object_events",
     "status_writes",
     "webhook",

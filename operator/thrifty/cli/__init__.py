@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -38,6 +39,17 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Prometheus that scrapes the cluster (default: $PROMETHEUS_URL); auth and metric names are "
         "set with THRIFTY_PROMETHEUS_* and THRIFTY_METRIC_* variables",
+    )
+    run.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run as one of several replicas: act only while holding the Lease 'thrifty' (the others "
+        "wait and take over within 30 s)",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        help="namespace of the Lease (default: $POD_NAMESPACE, else %(default)s)",
     )
     run.add_argument("--verbose", action="store_true", help="log at debug level")
 
@@ -88,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             verbose=args.verbose,
             metrics_port=args.metrics_port,
             prometheus_url=args.prometheus_url,
+            leader_election=(
+                runner.LeaderElection(args.leader_election_namespace) if args.leader_elect else None
+            ),
         )
     if args.command == "recommend":
         from thrifty.cli import recommend_command

@@ -10,6 +10,7 @@ __all__ = [
     "cost",
     "forecast",
     "horizontal",
+    "leader_lease",
     "pending_actions",
     "policy_replicas",
     "policy_requests",

@@ -5,6 +5,7 @@ __all__ = [
     "cluster_indexes",
     "cost_policy",
     "kopf_setup",
+    "leader_election",
     "registry",
     "resource_budget",
     "round_cache",

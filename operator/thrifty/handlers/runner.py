@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import kopf
 import prometheus_client
+
+from thrifty.engine.leader_lease import LeaseTiming
+from thrifty.handlers.leader_election import leading
 
 
 def run(
@@ -16,6 +21,7 @@ def run(
     verbose: bool,
     metrics_port: int = 8081,
     prometheus_url: str | None = None,
+    leader_election: LeaderElection | None = None,
 ) -> int:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -29,9 +35,22 @@ def run(
         logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
     from thrifty.handlers import registry  # noqa: F401  (registers the handlers)
 
-    kopf.run(
-        clusterwide=not namespaces,
-        namespaces=list(namespaces),
-        liveness_endpoint=liveness,
-    )
+    if leader_election is None:
+        kopf.run(clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness)
+        return 0
+    e = leader_election
+    with leading(e.namespace, e.name, e.identity, liveness, LeaseTiming()):
+        kopf.run(clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness)
     return 0
+
+
+@dataclass(frozen=True)
+class LeaderElection:
+    """The Lease that picks the one active replica."""
+
+    namespace: str
+    name: str = "thrifty"
+    # The pod's name in a cluster (the Downward API's POD_NAME), else host and process.
+    identity: str = field(
+        default_factory=lambda: os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    )

@@ -220,19 +220,20 @@ def committed(plural: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def commit(body: kopf.Body, patch: kopf.Patch, plural: str) -> None:
+def commit(body: kopf.Body, patch: kopf.Patch, plural: str) -> bool:
     """Write the status a reconcile put in ``patch`` as field manager thrifty (rather than leave it
-    to kopf), and keep the object as written until the watch delivers it."""
+    to kopf), and keep the object as written until the watch delivers it; whether it wrote."""
     status = patch.pop("status", None)
     if not status:
-        return
+        return False
     try:
         written = write_status(plural, body.metadata.namespace, str(body.metadata.name), status)
     except ApiException as error:
         if error.status == 404:  # deleted meanwhile: no status to write
-            return
+            return False
         raise
     _WRITTEN.remember(written)
+    return True
 
 
 class _Written:

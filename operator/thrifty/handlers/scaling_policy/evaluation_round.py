@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ _STOP = threading.Event()
 @dataclass(frozen=True)
 class RoundSummary:
     policies: int
+    written: int  # status writes: the policies whose status a user reads changed
     busy: int  # being evaluated by a kopf handler at the time: the next round has them
     queries: int
     seconds: float
@@ -65,9 +67,10 @@ def _rounds(indexes: dict[str, Any]) -> None:
             log.exception("evaluation round %d failed", number)
             continue
         log.info(
-            "evaluation round %d: %d policies (%d busy), %d Prometheus queries, %.2f s",
+            "evaluation round %d: %d policies (%d status writes, %d busy), %d Prometheus queries, %.2f s",
             number,
             summary.policies,
+            summary.written,
             summary.busy,
             summary.queries,
             summary.seconds,
@@ -78,15 +81,14 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
     started, queries_before = time.monotonic(), _queries_sent()
     policies = policy_bodies(indexes)
     policy_reads.round_scope.set(str(p.get("metadata", {}).get("namespace", "")) for p in policies)
-    busy = 0
-    for raw in policies:
-        if _STOP.is_set():
-            break
-        if not evaluate_policy(raw, indexes):
-            busy += 1
+    outcomes = Counter(evaluate_policy(raw, indexes) for raw in policies if not _STOP.is_set())
     _forget_gone({str(p.get("metadata", {}).get("uid", "")) for p in policies})
     return RoundSummary(
-        len(policies), busy, int(_queries_sent() - queries_before), time.monotonic() - started
+        len(policies),
+        outcomes["written"],
+        outcomes["busy"],
+        int(_queries_sent() - queries_before),
+        time.monotonic() - started,
     )
 
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import kopf
 
@@ -45,7 +45,7 @@ from thrifty.handlers.status_writer import (
 )
 from thrifty.handlers.status_writer import forget as forget_writes
 
-__all__ = ["conclude_policy", "evaluate_policy", "forget_policy", "reconcile_scaling_policy"]
+__all__ = ["Evaluated", "conclude_policy", "evaluate_policy", "forget_policy", "reconcile_scaling_policy"]
 
 RESOURCE = (GROUP, VERSION, "scalingpolicies")
 
@@ -75,19 +75,22 @@ def reconcile_scaling_policy(body: kopf.Body, **kwargs: Any) -> None:
     evaluate_policy(body, {name: value for name, value in kwargs.items() if isinstance(value, kopf.Index)})
 
 
-def evaluate_policy(raw: Mapping[str, Any], indexes: Mapping[str, Any]) -> bool:
-    """One evaluation of a policy, its status written; False when another evaluation of it is
-    running. One at a time, whatever triggers it (a round and a spec edit can land together): the
-    one that finds it busy does nothing, and the next round sees the outcome."""
+Evaluated = Literal["written", "unchanged", "busy"]
+
+
+def evaluate_policy(raw: Mapping[str, Any], indexes: Mapping[str, Any]) -> Evaluated:
+    """One evaluation of a policy, and whether it wrote status; "busy" when another evaluation of
+    it is running. One at a time, whatever triggers it (a round and a spec edit can land together):
+    the one that finds it busy does nothing, and the next round sees the outcome."""
     lock = _SINGLE_FLIGHT.of(str(raw.get("metadata", {}).get("uid", "")))
     if not lock.acquire(blocking=False):
-        return False
+        return "busy"
     try:
         body = kopf.Body(dict(freshest(raw)))  # type: ignore[arg-type]  # kopf wraps any raw dict
-        commit(body, conclude_policy(body, indexes), "scalingpolicies")
+        written = commit(body, conclude_policy(body, indexes), "scalingpolicies")
     finally:
         lock.release()
-    return True
+    return "written" if written else "unchanged"
 
 
 def conclude_policy(body: kopf.Body, indexes: Mapping[str, Any]) -> kopf.Patch:
