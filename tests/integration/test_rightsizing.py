@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import time
 import uuid
@@ -60,6 +61,7 @@ RECOMMEND_NS = f"rs-{RUN}-recommend"
 APPLY_NS = f"rs-{RUN}-apply"
 MANY_NS = f"rs-{RUN}-many"
 SINGLE_NS = f"rs-{RUN}-single"
+KILL_NS = f"rs-{RUN}-kill"
 
 EVALUATION_SECONDS = 5  # the module operator's round
 HISTORY_SECONDS = 2 * 86400.0
@@ -112,6 +114,7 @@ WORKLOADS = [
     (APPLY_NS, "api", 2, "2", "2Gi"),
     *((MANY_NS, f"w{i}", 2, "250m", "256Mi") for i in range(3)),
     (SINGLE_NS, "solo", 2, "250m", "256Mi"),
+    (KILL_NS, "resize", 2, "2", "2Gi"),
 ]
 
 
@@ -232,7 +235,7 @@ def history(
     sandbox: SandboxEnv, crds_installed: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[History]:
     """Every Deployment of the module with its pods Running, and all their history in Prometheus."""
-    namespaces = [RECOMMEND_NS, APPLY_NS, MANY_NS, SINGLE_NS]
+    namespaces = [RECOMMEND_NS, APPLY_NS, MANY_NS, SINGLE_NS, KILL_NS]
     for namespace in namespaces:
         kubectl(sandbox, "create", "namespace", namespace)
     # The prices `monthly_cost` expects, whatever CostPolicy other tests left (the example's has a catalog).
@@ -270,6 +273,8 @@ def history(
             series(scratch / "short.om", short, recommend, full, peak=lambda *_: SMALL_PEAK,
                    history_seconds=SHORT_HISTORY_SECONDS, now=now),
             series(scratch / "api.om", inventories[APPLY_NS].pods, inventories[APPLY_NS], trace,
+                   peak=lambda *_: API_PEAK, history_seconds=HISTORY_SECONDS, now=now),
+            series(scratch / "resize.om", inventories[KILL_NS].pods, inventories[KILL_NS], trace,
                    peak=lambda *_: API_PEAK, history_seconds=HISTORY_SECONDS, now=now),
             series(scratch / "many.om", inventories[MANY_NS].pods + inventories[SINGLE_NS].pods,
                    inventories[MANY_NS], full, peak=lambda *_: SMALL_PEAK,
@@ -744,3 +749,70 @@ def test_query_count_does_not_grow_with_policies(
     assert set(counted["500 policies"].rounds[first["500 policies"] :]) == set(
         counted["1 policy"].rounds[first["1 policy"] :]
     )
+
+
+# ----------------------------------------------------------------------------- kills while resizing
+
+RESIZE_KILLS_AT_RANDOM = 3
+
+
+def test_kills_at_any_point_of_a_resize_neither_lose_nor_repeat_it(
+    sandbox: SandboxEnv, history: History, tmp_path: Path
+) -> None:
+    """The over-sized `resize` Deployment under an Apply policy, its own operator SIGKILLed at random
+    points while it decides, then right after the resize reaches the Deployment. The template changes
+    once, status records that one resize, and nothing stays pending."""
+    rng = random.Random(20261202)
+    generation = int(get(sandbox, "deployment", "resize", "-n", KILL_NS)["metadata"]["generation"])
+    log = tmp_path / "operator.log"
+
+    def start() -> OperatorProcess:
+        return OperatorProcess(
+            sandbox,
+            log,
+            extra_env={"THRIFTY_EVALUATION_SECONDS": str(EVALUATION_SECONDS)},
+            namespaces=[KILL_NS],
+        ).start()
+
+    def generation_now() -> int:
+        return int(get(sandbox, "deployment", "resize", "-n", KILL_NS)["metadata"]["generation"])
+
+    operator = start()
+    try:
+        apply(sandbox, POLICY.format(name="resize", namespace=KILL_NS, target="resize", mode="Apply"))
+        for _ in range(RESIZE_KILLS_AT_RANDOM):
+            time.sleep(rng.uniform(1.0, 2.0 * EVALUATION_SECONDS))
+            operator.kill()
+            operator = start()
+        deadline = time.monotonic() + 6 * EVALUATION_SECONDS + 60
+        while generation_now() == generation:
+            assert time.monotonic() < deadline, operator.tail()
+            time.sleep(0.05)
+        operator.kill()  # the resize is in the Deployment; its record may not be in status yet
+        operator = start()
+        wait_for(
+            "the resize recorded, and nothing pending",
+            lambda: (
+                (policy(sandbox, "resize", KILL_NS).get("status", {}).get("lastAction") or {}).get("action")
+                == "Resize"
+                and "pendingAction" not in policy(sandbox, "resize", KILL_NS).get("status", {})
+            ),
+            6 * EVALUATION_SECONDS + 60,
+            operator,
+            show=lambda: policy(sandbox, "resize", KILL_NS).get("status"),
+        )
+        rounds = len(usage_rounds_logged(operator, KILL_NS))
+        wait_for(
+            "three more rounds of the last operator",
+            lambda: len(usage_rounds_logged(operator, KILL_NS)) >= rounds + 3,
+            6 * EVALUATION_SECONDS + 60,
+            operator,
+        )
+        assert generation_now() == generation + 1  # one template change: the resize, once
+        status = policy(sandbox, "resize", KILL_NS).get("status", {})
+        wanted = recommended_requests(policy(sandbox, "resize", KILL_NS))
+        assert template_requests(get(sandbox, "deployment", "resize", "-n", KILL_NS)) == wanted, status
+    finally:
+        kubectl(sandbox, "delete", "scalingpolicy", "resize", "-n", KILL_NS, "--timeout=30s", check=False)
+        operator.stop()
+    assert "Traceback" not in log.read_text(errors="replace")

@@ -81,8 +81,9 @@ class Workload:
 
 @dataclass(frozen=True)
 class ContainerHistory:
-    """One container of one workload. Arrays are (pods, time) on the namespace's grid, NaN = no
-    sample; CPU in cores, memory in bytes. Requests and limits: None where no pod sets them."""
+    """One container of one workload. Arrays are (pods, time) on the namespace's grid, from the
+    container's first sample to its last (not the whole grid), NaN = no sample; CPU in cores, memory
+    in bytes. Requests and limits: None where no pod sets them."""
 
     kind: str
     workload: str

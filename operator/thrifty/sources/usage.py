@@ -211,14 +211,18 @@ def _containers(
     histories = []
     for key in sorted(keys):
         pods = tuple(sorted(set(cpu_rows.get(key, {})) | set(memory_rows.get(key, {}))))
+        cpu_samples, memory_samples = _sampled_span(
+            _stack(cpu_rows.get(key, {}), pods, grid.points),
+            _stack(memory_rows.get(key, {}), pods, grid.points),
+        )
         histories.append(
             ContainerHistory(
                 kind=key[0],
                 workload=key[1],
                 container=key[2],
                 pods=pods,
-                cpu_cores=_stack(cpu_rows.get(key, {}), pods, grid.points),
-                memory_bytes=_stack(memory_rows.get(key, {}), pods, grid.points),
+                cpu_cores=cpu_samples,
+                memory_bytes=memory_samples,
                 cpu_request=requested.get((key, "cpu")),
                 cpu_limit=limited.get((key, "cpu")),
                 memory_request=requested.get((key, "memory")),
@@ -227,6 +231,17 @@ def _containers(
             )
         )
     return tuple(histories)
+
+
+def _sampled_span(cpu: FloatArray, memory: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Both arrays cut to the points from the container's first sample to its last: a container a
+    few hours old on a 14-day grid keeps hours of columns, not days of NaN (copies, so the full rows
+    are freed). Spans and counts of samples, all right-sizing reads, are unchanged."""
+    sampled = np.flatnonzero(np.any(~np.isnan(cpu), axis=0) | np.any(~np.isnan(memory), axis=0))
+    if len(sampled) == 0:
+        return cpu[:, :0].copy(), memory[:, :0].copy()
+    first, last = int(sampled[0]), int(sampled[-1]) + 1
+    return cpu[:, first:last].copy(), memory[:, first:last].copy()
 
 
 def _stack(rows: Mapping[str, FloatArray], pods: tuple[str, ...], points: int) -> FloatArray:
