@@ -20,16 +20,16 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from operator_launch import Operator
+
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
-from thrifty.sandbox.readiness import free_ports, http_ok
 
 PODS_PER_NODE = 100
 
@@ -170,25 +170,16 @@ def main() -> int:
             cluster.kubectl(env, "apply", "-f", str(repo / "crds"))
             cluster.kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             cluster.kubectl(env, "apply", "-f", "-", input=manifests(args.policies, args.namespaces))
-            liveness, metrics_port = free_ports(2)
-            environ = {**os.environ, "KUBECONFIG": str(env.kubeconfig), "PROMETHEUS_URL": env.prometheus_url,
-                       "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5"}  # fmt: skip
-            log = open(Path(scratch) / "operator.log", "wb")  # noqa: SIM115 - lives as long as the operator
-            operator = subprocess.Popen(
-                [sys.executable, "-m", "thrifty.cli", "run", f"--liveness=http://127.0.0.1:{liveness}/healthz",
-                 f"--metrics-port={metrics_port}"],
-                stdout=log, stderr=subprocess.STDOUT, env=environ,
-            )  # fmt: skip
+            log_path = Path(scratch) / "operator.log"
+            operator = Operator(env, log_path).start()
             started = time.monotonic()
-            while not http_ok(f"http://127.0.0.1:{liveness}/healthz"):
-                time.sleep(0.5)
+            metrics_port = operator.metrics_port
             ready_after = None
             while time.monotonic() - started < args.ready_timeout:
                 if ready_count(env) >= args.policies:
                     ready_after = time.monotonic() - started
                     break
                 time.sleep(5)
-            log_path = Path(scratch) / "operator.log"
             before = apiserver_counts(env), operator_queries(metrics_port), cpu_seconds(operator.pid)
             recommended_before, log_start = recommendations(env), log_path.stat().st_size
             time.sleep(args.minutes * 60)
@@ -229,8 +220,7 @@ def main() -> int:
                 result["soak_minutes"] = args.soak_minutes
                 result["soak_rss_mb_every_minute"] = [round(v, 1) for v in samples]
                 result["soak_rss_growth_percent"] = round(100 * (samples[-1] - samples[0]) / samples[0], 1)
-            operator.terminate()
-            operator.wait(timeout=60)
+            operator.stop()
         finally:
             cluster.down(state, progress=lambda _: None)
     print(json.dumps(result, indent=2))

@@ -191,16 +191,22 @@ class Recorder:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _poll(self) -> None:
         while not self._stop.wait(0.05):
             count = int(self.apps.read_namespaced_deployment(self.name, NS).spec.replicas)
             if not self.replicas or self.replicas[-1][0] != count:
                 self.replicas.append((count, time.monotonic()))
-            policy = self.custom.get_namespaced_custom_object(
-                "thrifty.dev", "v1alpha1", NS, "scalingpolicies", self.name
-            )
+            try:
+                policy = self.custom.get_namespaced_custom_object(
+                    "thrifty.dev", "v1alpha1", NS, "scalingpolicies", self.name
+                )
+            except client.ApiException as err:
+                if err.status == 404:  # not applied yet
+                    continue
+                raise
             action = (policy.get("status") or {}).get("lastAction")
             if action and (not self.actions or self.actions[-1] != action):
                 self.actions.append(action)
@@ -259,9 +265,11 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
     active = start_operator(sandbox, tmp_path / "a.log", *elect)
     wait_for("replica a holds the Lease", lambda: "this replica is active" in active.tail(200), 60, active)
     standby = start_operator(sandbox, tmp_path / "b.log", *elect)
+    seen = Recorder(api_client, "ha")
     try:
         wait_for("replica b waits", lambda: "standby: Lease" in standby.tail(200), 60, standby)
         apply(sandbox, deployment("ha", 1, {"sandbox.thrifty.dev/cpu": "4"}))
+        seen.__enter__()
         apply(
             sandbox,
             cpu_policy("ha", f"{{policies: [{{type: Pods, value: 1, periodSeconds: {RATE_PERIOD}}}]}}"),
@@ -297,9 +305,17 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
         print(f"\nhandover after SIGKILL: {handover:.1f} s; next scale {after - killed:.1f} s after the kill")
         assert int(apps.read_namespaced_deployment("ha", NS).spec.replicas) == 3  # +1, not a repeat
         assert after - killed >= RATE_PERIOD - 2  # the rate policy counted the killed replica's scale
-        changes = status_of(sandbox, "ha")["scalingHistory"]["changes"]
-        assert [(c["fromReplicas"], c["toReplicas"]) for c in changes] == [(1, 2), (2, 3)], changes
+        wait_for(
+            "the scale to 3 recorded",
+            lambda: (status_of(sandbox, "ha").get("lastAction") or {}).get("to") == "3",
+            60,
+            standby,
+        )
+        seen.__exit__()
+        assert [n for n, _ in seen.replicas] == [1, 2, 3], seen.replicas
+        assert [(a["from"], a["to"]) for a in seen.actions] == [("1", "2"), ("2", "3")], seen.actions
     finally:
+        seen.__exit__()
         standby.stop()
         active.stop()
 

@@ -1,0 +1,54 @@
+"""`thrifty run` as a child process against a benchmark's own sandbox, with its log in a file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from thrifty.sandbox.cluster import SandboxEnv
+from thrifty.sandbox.readiness import free_ports, http_ok
+
+
+class Operator:
+    def __init__(self, env: SandboxEnv, log: Path, extra_env: Mapping[str, str] | None = None) -> None:
+        self.env, self.log, self.extra_env = env, log, dict(extra_env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port = 0
+
+    def start(self, wait_live: bool = True) -> Operator:
+        liveness, self.metrics_port = free_ports(2)
+        environ = {
+            **os.environ,
+            "KUBECONFIG": str(self.env.kubeconfig),
+            "PROMETHEUS_URL": self.env.prometheus_url,
+            "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
+            **self.extra_env,
+        }
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "thrifty.cli", "run", f"--liveness=http://127.0.0.1:{liveness}/healthz",
+                 f"--metrics-port={self.metrics_port}"],
+                stdout=out, stderr=subprocess.STDOUT, env=environ,
+            )  # fmt: skip
+        while wait_live and not http_ok(f"http://127.0.0.1:{liveness}/healthz"):
+            time.sleep(0.2)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
