@@ -14,6 +14,7 @@ Metric names default to cAdvisor's, kube-state-metrics' and OpenCost's and can b
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -209,8 +210,9 @@ RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 15.0)
 EVALUATION_SECONDS: Final = interval_seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
 # How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).
 HORIZONTAL_SYNC_SECONDS: Final = interval_seconds("THRIFTY_HORIZONTAL_SYNC_SECONDS", 15.0)
-# The longest a status that reads the same to a user goes unwritten (live figures move meanwhile).
-STATUS_REFRESH_SECONDS: Final = interval_seconds("THRIFTY_STATUS_REFRESH_SECONDS", 300.0)
+# Set, the longest a status that reads the same to a user goes unwritten (live figures move by less
+# than they are shown with meanwhile). Unset, never: writes follow what changes, not the clock.
+STATUS_REFRESH_SECONDS: Final = interval_seconds("THRIFTY_STATUS_REFRESH_SECONDS", math.inf)
 
 _PROMETHEUS: list[PrometheusSettings] = []
 

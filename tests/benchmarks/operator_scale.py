@@ -210,7 +210,7 @@ def main() -> int:
                 "operator_cpu_seconds_per_minute": round((after[2] - before[2]) / args.minutes, 2),
                 "operator_cpu_seconds_per_round": round((after[2] - before[2]) / max(len(rounds), 1), 2),
                 "operator_rss_mb": round(rss_mb(operator.pid), 1),
-                "status_refresh_seconds": float(os.environ.get("THRIFTY_STATUS_REFRESH_SECONDS", "300")),
+                "status_refresh_seconds": os.environ.get("THRIFTY_STATUS_REFRESH_SECONDS", "never"),
             }
             if args.soak_minutes:
                 samples = [rss_mb(operator.pid)]

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -250,6 +251,30 @@ def _batches_logged(operator: OperatorProcess, namespace: str, then: str) -> lis
         for m in pattern.finditer(operator.log.read_text(errors="replace"))
         if namespace in m.group(1).split(", ")
     ]
+
+
+@dataclass(frozen=True)
+class RoundLogged:
+    policies: int
+    status_writes: int
+    busy: int
+    queries: int
+
+
+def evaluation_rounds_logged(operator: OperatorProcess) -> list[RoundLogged]:
+    """Each evaluation round the operator logged ("evaluation round N: P policies (W status writes,
+    B busy), Q Prometheus queries, S s"), oldest first."""
+    pattern = re.compile(
+        r"evaluation round \d+: (\d+) policies \((\d+) status writes, (\d+) busy\), (\d+) Prometheus queries"
+    )
+    text = operator.log.read_text(errors="replace")
+    return [RoundLogged(*(int(g) for g in m.groups())) for m in pattern.finditer(text)]
+
+
+def usage_batches_logged(operator: OperatorProcess) -> list[set[str]]:
+    """The namespaces of each usage batch the operator logged, oldest first."""
+    pattern = re.compile(r"usage of namespaces ([^:\n]*): \d+ Prometheus queries for ")
+    return [set(m.group(1).split(", ")) for m in pattern.finditer(operator.log.read_text(errors="replace"))]
 
 
 def budget_rounds_logged(operator: OperatorProcess, budget: str) -> list[int]:

@@ -15,8 +15,10 @@ from sandbox_helpers import (
     apply,
     budget_rounds_logged,
     condition,
+    evaluation_rounds_logged,
     get,
     kubectl,
+    usage_batches_logged,
     usage_rounds_logged,
     wait_for,
 )
@@ -224,6 +226,49 @@ def test_budget_waits_for_its_webhook_secret(sandbox: SandboxEnv, operator: Oper
 def events_about(env: SandboxEnv, name: str, namespace: str) -> list[tuple[str, str, int]]:
     events = get(env, "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}")
     return sorted((e["reason"], e.get("message", ""), e.get("count", 1)) for e in events["items"])
+
+
+QUERIES_PER_ROUND_AT_MOST = 20
+
+
+def test_a_round_reads_every_namespace_in_one_batch(sandbox: SandboxEnv, operator: OperatorProcess) -> None:
+    """Policies in three more namespaces add no Prometheus query to a round: the live load, usage
+    history and node placements are each one batch for every namespace with a policy."""
+    spread = [f"{NAMESPACE}-spread-{i}" for i in range(3)]
+    try:
+        for namespace in spread:
+            kubectl(sandbox, "create", "namespace", namespace)
+            apply(sandbox, DEPLOYMENT.format(name="load", namespace=namespace))
+            apply(
+                sandbox,
+                SCALING_POLICY.format(name="load", namespace=namespace, target="load") + "  vertical: {}\n",
+            )
+        wait_for(
+            "one usage batch for all three namespaces",
+            lambda: any(set(spread) <= batch for batch in usage_batches_logged(operator)),
+            2 * EVALUATION_SECONDS + 60,
+            operator,
+        )
+        first = len(evaluation_rounds_logged(operator))
+        wait_for(
+            "a whole usage interval of rounds after it",
+            lambda: (
+                any(set(spread) <= batch for batch in usage_batches_logged(operator)[-1:])
+                and len(evaluation_rounds_logged(operator)) >= first + 4
+            ),
+            2 * EVALUATION_SECONDS + 60,
+            operator,
+        )
+        rounds = evaluation_rounds_logged(operator)[first:]
+        print(
+            f"\nPrometheus queries per round: {[r.queries for r in rounds]}, policies {rounds[-1].policies}"
+        )
+        assert max(r.queries for r in rounds) <= QUERIES_PER_ROUND_AT_MOST, rounds
+        # Every batch covers the namespaces of all policies at once: none is read alone.
+        assert all(set(spread) <= batch for batch in usage_batches_logged(operator)[-1:])
+    finally:
+        for namespace in spread:
+            kubectl(sandbox, "delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def test_restarting_the_operator_changes_nothing(

@@ -107,7 +107,7 @@ def publish(
     ``not_ready`` when given. An owned condition type neither observed nor kept is removed.
 
     With ``unchanged`` (before, after in wire form), a status that reads the same to a user is not
-    written, unless the last write is ``THRIFTY_STATUS_REFRESH_SECONDS`` old."""
+    written, unless ``THRIFTY_STATUS_REFRESH_SECONDS`` is set and the last write is that old."""
     current_raw = body.get("status") or {}
     current = type(desired).model_validate(current_raw)
     existing: list[Condition] = list(getattr(current, "conditions", []))
