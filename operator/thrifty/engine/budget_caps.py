@@ -91,9 +91,9 @@ def scale_down_caps(
     policies: Iterable[tuple[GovernedPolicy, Workload, int | None]],
     hourly_by_workload: Mapping[WorkloadKey, float],
 ) -> list[GovernedWorkload]:
-    """ScaleDown's caps once spend reaches the amount: every governed workload in scope down to its
-    minReplicas, lowest priority first. Each item is a policy, its workload and the value of the
-    workload's PriorityClass (None without one)."""
+    """ScaleDown's caps once spend reaches the amount: every governed workload in scope that costs
+    something, down to and then held at its minReplicas, lowest priority first. Each item is a
+    policy, its workload and the value of the workload's PriorityClass (None without one)."""
     candidates = []
     for policy, workload, class_value in policies:
         priority, _ = workload_priority(workload.annotations, class_value, default=policy.priority)
@@ -107,13 +107,25 @@ def scale_down_caps(
                 hourly_cost_per_replica=hourly / max(workload.desired_replicas, 1),
             )
         )
-    return [
-        GovernedWorkload(
-            namespace=step.key.split("/")[0],
-            kind=step.key.split("/")[1],
-            name=step.key.split("/", 2)[2],
-            max_replicas=step.to_replicas,
-            reason=step.reason,
+    steps = {step.key: step for step in scale_down_plan(candidates, math.inf)}
+    held = []
+    for candidate in sorted(candidates, key=lambda w: (w.priority, -w.hourly_cost_per_replica, w.key)):
+        if candidate.hourly_cost_per_replica <= 0:
+            continue  # costs nothing: no saving, not held
+        step = steps.get(candidate.key)
+        namespace, kind, name = candidate.key.split("/", 2)
+        # One already at its minReplicas (scaled down by an earlier round) stays listed and held
+        # there: the budget still holds it, and status says so.
+        at_minimum = (
+            f"priority {candidate.priority}: held at {candidate.min_replicas} replicas (its minReplicas)"
         )
-        for step in scale_down_plan(candidates, math.inf)
-    ]
+        held.append(
+            GovernedWorkload(
+                namespace=namespace,
+                kind=kind,
+                name=name,
+                max_replicas=step.to_replicas if step else candidate.min_replicas,
+                reason=step.reason if step else at_minimum,
+            )
+        )
+    return held

@@ -63,14 +63,19 @@ class TimeGrid:
     def row(self, points: Sequence[Sequence[Any]]) -> FloatArray:
         """A range answer's [time, "value"] points on the grid, NaN where there is none."""
         row = np.full(self.points, np.nan)
+        index, values = self.sparse_row(points)
+        row[index] = values
+        return row
+
+    def sparse_row(self, points: Sequence[Sequence[Any]]) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """A range answer's points as grid indices and values (the points inside the grid)."""
         if not points:
-            return row
+            return np.empty(0, np.intp), np.empty(0)
         stamps = np.fromiter((p[0] for p in points), np.float64, len(points))
         values = np.array([p[1] for p in points], dtype=np.float64)
         index = np.rint((stamps - self.start) / self.step).astype(np.intp)
         inside = (index >= 0) & (index < self.points)
-        row[index[inside]] = values[inside]
-        return row
+        return index[inside], values[inside]
 
 
 def read_namespace_usage(
@@ -175,11 +180,14 @@ def _key(series: RawSeries) -> ContainerKey:
     return labels.get("owner_kind", ""), labels.get("owner_name", ""), labels.get("container", "")
 
 
-def _per_pod(series: Iterable[RawSeries], grid: TimeGrid) -> dict[ContainerKey, dict[str, FloatArray]]:
-    """Range answers as one row on the grid per pod, NaN where Prometheus returned no point."""
-    rows: dict[ContainerKey, dict[str, FloatArray]] = {}
+SparseRow = tuple[npt.NDArray[np.intp], FloatArray]  # grid indices with a sample, and the samples
+
+
+def _per_pod(series: Iterable[RawSeries], grid: TimeGrid) -> dict[ContainerKey, dict[str, SparseRow]]:
+    """Range answers per container and pod, as the grid points Prometheus returned a value for."""
+    rows: dict[ContainerKey, dict[str, SparseRow]] = {}
     for item in series:
-        rows.setdefault(_key(item), {})[item["metric"].get("pod", "")] = grid.row(item["values"])
+        rows.setdefault(_key(item), {})[item["metric"].get("pod", "")] = grid.sparse_row(item["values"])
     return rows
 
 
@@ -211,10 +219,7 @@ def _containers(
     histories = []
     for key in sorted(keys):
         pods = tuple(sorted(set(cpu_rows.get(key, {})) | set(memory_rows.get(key, {}))))
-        cpu_samples, memory_samples = _sampled_span(
-            _stack(cpu_rows.get(key, {}), pods, grid.points),
-            _stack(memory_rows.get(key, {}), pods, grid.points),
-        )
+        cpu_samples, memory_samples = _sampled_arrays(cpu_rows.get(key, {}), memory_rows.get(key, {}), pods)
         histories.append(
             ContainerHistory(
                 kind=key[0],
@@ -233,20 +238,27 @@ def _containers(
     return tuple(histories)
 
 
-def _sampled_span(cpu: FloatArray, memory: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Both arrays cut to the points from the container's first sample to its last: a container a
-    few hours old on a 14-day grid keeps hours of columns, not days of NaN (copies, so the full rows
-    are freed). Spans and counts of samples, all right-sizing reads, are unchanged."""
-    sampled = np.flatnonzero(np.any(~np.isnan(cpu), axis=0) | np.any(~np.isnan(memory), axis=0))
-    if len(sampled) == 0:
-        return cpu[:, :0].copy(), memory[:, :0].copy()
-    first, last = int(sampled[0]), int(sampled[-1]) + 1
-    return cpu[:, first:last].copy(), memory[:, first:last].copy()
-
-
-def _stack(rows: Mapping[str, FloatArray], pods: tuple[str, ...], points: int) -> FloatArray:
-    empty = np.full(points, np.nan)
-    return np.stack([rows.get(pod, empty) for pod in pods]) if pods else np.empty((0, points))
+def _sampled_arrays(
+    cpu: Mapping[str, SparseRow], memory: Mapping[str, SparseRow], pods: tuple[str, ...]
+) -> tuple[FloatArray, FloatArray]:
+    """(pods, time) arrays from the container's first sample to its last, NaN where a pod has none:
+    a container a few hours old on a 14-day grid holds hours of columns, not days of NaN, and no
+    full-grid row is ever built. Spans and counts of samples, all right-sizing reads, are those of
+    the whole grid."""
+    indices = [index for rows in (cpu, memory) for index, _ in rows.values() if len(index)]
+    if not indices:
+        return np.empty((len(pods), 0)), np.empty((len(pods), 0))
+    first = min(int(index.min()) for index in indices)
+    width = max(int(index.max()) for index in indices) + 1 - first
+    arrays = []
+    for rows in (cpu, memory):
+        array = np.full((len(pods), width), np.nan)
+        for row, pod in enumerate(pods):
+            if pod in rows:
+                index, values = rows[pod]
+                array[row, index - first] = values
+        arrays.append(array)
+    return arrays[0], arrays[1]
 
 
 def _missing_notes(
