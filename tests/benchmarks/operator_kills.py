@@ -34,7 +34,8 @@ NS = "kills"
 
 
 def manifests(target: int, period: int) -> str:
-    # 500m requests at 50% of target: target x 0.25 cores asks for exactly `target` pods.
+    # 500m requests at 50% utilization: target x 0.3 cores is 1.2x the target at target - 1 pods, past
+    # the HPA's 10% tolerance, so an uninterrupted run climbs to maxReplicas = target and stops there.
     return f"""
 apiVersion: v1
 kind: Namespace
@@ -45,7 +46,7 @@ kind: Deployment
 metadata:
   name: scaled
   namespace: {NS}
-  annotations: {{sandbox.thrifty.dev/cpu: "{target * 0.25 - 0.01:.2f}"}}
+  annotations: {{sandbox.thrifty.dev/cpu: "{target * 0.3:.2f}"}}
 spec:
   replicas: 1
   selector: {{matchLabels: {{app: scaled}}}}
