@@ -17,11 +17,11 @@ __all__ = ["LeaseRef", "read_lease", "release_lease", "write_lease"]
 class LeaseRef:
     def __init__(self, namespace: str, name: str) -> None:
         self.namespace, self.name = namespace, name
-        self._api = client.CoordinationV1Api(api_client())
+        self.api = client.CoordinationV1Api(api_client())
 
     def read(self) -> client.V1Lease | None:
         try:
-            return self._api.read_namespaced_lease(self.name, self.namespace)
+            return self.api.read_namespaced_lease(self.name, self.namespace)
         except client.ApiException as err:
             if err.status == 404:
                 return None
@@ -40,7 +40,6 @@ def write_lease(ref: LeaseRef, lease: client.V1Lease | None, me: str, timing: Le
     """Hold the lease as ``me`` from now (take it, or renew it). Raises ApiException: 409 when
     someone else wrote it since it was read."""
     now = datetime.now(UTC)
-    api = client.CoordinationV1Api(api_client())
     if lease is None:
         body = client.V1Lease(
             metadata=client.V1ObjectMeta(name=ref.name, namespace=ref.namespace),
@@ -52,7 +51,7 @@ def write_lease(ref: LeaseRef, lease: client.V1Lease | None, me: str, timing: Le
                 lease_transitions=0,
             ),
         )
-        api.create_namespaced_lease(ref.namespace, body, field_manager=FIELD_MANAGER)
+        ref.api.create_namespaced_lease(ref.namespace, body, field_manager=FIELD_MANAGER)
         return
     spec = lease.spec or client.V1LeaseSpec()
     if spec.holder_identity != me:
@@ -62,7 +61,7 @@ def write_lease(ref: LeaseRef, lease: client.V1Lease | None, me: str, timing: Le
     spec.lease_duration_seconds = int(timing.duration_seconds)
     spec.renew_time = now
     lease.spec = spec
-    api.replace_namespaced_lease(ref.name, ref.namespace, lease, field_manager=FIELD_MANAGER)
+    ref.api.replace_namespaced_lease(ref.name, ref.namespace, lease, field_manager=FIELD_MANAGER)
 
 
 def release_lease(ref: LeaseRef, me: str) -> None:
@@ -73,6 +72,4 @@ def release_lease(ref: LeaseRef, me: str) -> None:
     assert lease.spec is not None
     lease.spec.holder_identity = ""
     lease.spec.lease_duration_seconds = 1
-    client.CoordinationV1Api(api_client()).replace_namespaced_lease(
-        ref.name, ref.namespace, lease, field_manager=FIELD_MANAGER
-    )
+    ref.api.replace_namespaced_lease(ref.name, ref.namespace, lease, field_manager=FIELD_MANAGER)

@@ -177,9 +177,7 @@ def reconcile_guard(owned: ConditionSet, status_model: type[ApiModel]) -> Callab
     message) and one log line, never in a traceback that retries forever with nothing shown in
     `kubectl get`: reason InvalidSpec for a spec the models refuse (an object stored before the
     schema refused what it holds), ReconcileError for anything else. The status keeps everything
-    else as it was; the next round tries again.
-
-    """
+    else as it was; the next round tries again."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)

@@ -133,10 +133,11 @@ def read_cluster_demand(
     runner = QueryRunner(client, settings.timeout_seconds)
     grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
     answer = runner.range(f"{resource}_demand", queries.workload_totals(per_pod), grid.start, grid.end, step)
+    times = grid.times()  # one grid for every workload: shared, never written to
     demand: dict[str, dict[WorkloadRef, DemandHistory]] = {namespace: {} for namespace in namespaces}
     for item in answer:
         namespace, ref = _workload_of(item)
-        demand.setdefault(namespace, {})[ref] = DemandHistory(grid.times(), grid.row(item["values"]), step)
+        demand.setdefault(namespace, {})[ref] = DemandHistory(times, grid.row(item["values"]), step)
     return demand
 
 

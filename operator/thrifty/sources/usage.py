@@ -143,6 +143,7 @@ def read_cluster_usage(
         # Logged like a batch that succeeded, so every query on /metrics belongs to a logged batch.
         log.info("%s: %d Prometheus queries, then failed: %s", scope, runner.sent, error.cause)
         raise
+    times = grid.times()  # one grid for every namespace: shared, never written to
     usages = {}
     for namespace in namespaces:
         of = {name: by_namespace.get(namespace, []) for name, by_namespace in split.items()}
@@ -156,7 +157,7 @@ def read_cluster_usage(
         )  # fmt: skip
         usages[namespace] = NamespaceUsage(
             namespace=namespace,
-            times=grid.times(),
+            times=times,
             step_seconds=step,
             cpu_window_seconds=queries.cpu_window_seconds,
             containers=_containers(grid, of["cpu"], of["memory"], of["requests"], of["limits"], of["oom"]),

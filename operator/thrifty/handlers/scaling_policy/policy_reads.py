@@ -57,14 +57,16 @@ class _RoundScope:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._namespaces: Scope = ()
+        self._members: frozenset[str] = frozenset()
 
     def set(self, namespaces: Iterable[str]) -> None:
+        members = frozenset(namespaces)
         with self._guard:
-            self._namespaces = tuple(sorted(set(namespaces)))
+            self._namespaces, self._members = tuple(sorted(members)), members
 
     def of(self, namespace: str) -> Scope:
         with self._guard:
-            return self._namespaces if namespace in self._namespaces else (namespace,)
+            return self._namespaces if namespace in self._members else (namespace,)
 
 
 round_scope = _RoundScope()
