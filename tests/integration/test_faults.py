@@ -93,6 +93,17 @@ def status_of(env: SandboxEnv, name: str) -> dict[str, Any]:
     return dict(get(env, "scalingpolicy", name, "-n", NS).get("status") or {})
 
 
+def recorded_at(env: SandboxEnv, name: str, replicas: int) -> bool:
+    """Whether the policy's last action is the scale to ``replicas`` and nothing is pending."""
+    status = status_of(env, name)
+    return (status.get("lastAction") or {}).get("to") == str(replicas) and "pendingAction" not in status
+
+
+def one_pod_per(seconds: int) -> str:
+    """A scaleUp behavior that adds at most one pod per ``seconds``."""
+    return f"{{policies: [{{type: Pods, value: 1, periodSeconds: {seconds}}}]}}"
+
+
 def start_operator(
     env: SandboxEnv, log: Any, *extra_args: str, extra_env: dict[str, str] | None = None
 ) -> OperatorProcess:
@@ -131,9 +142,7 @@ def test_a_kill_right_after_each_scale_neither_loses_nor_repeats_it(
     apply(sandbox, deployment("kill", 1, {"sandbox.thrifty.dev/cpu": "4"}))
     log = tmp_path / "operator.log"
     operator = start_operator(sandbox, log)
-    apply(
-        sandbox, cpu_policy("kill", f"{{policies: [{{type: Pods, value: 1, periodSeconds: {RATE_PERIOD}}}]}}")
-    )
+    apply(sandbox, cpu_policy("kill", one_pod_per(RATE_PERIOD)))
     observed: list[tuple[int, float]] = [(1, time.monotonic())]
     kills = 4
     try:
@@ -148,10 +157,7 @@ def test_a_kill_right_after_each_scale_neither_loses_nor_repeats_it(
             operator = start_operator(sandbox, log)
             wait_for(
                 f"the scale to {count} recorded, once, and nothing pending",
-                lambda count=count: (
-                    (status_of(sandbox, "kill").get("lastAction") or {}).get("to") == str(count)
-                    and "pendingAction" not in status_of(sandbox, "kill")
-                ),
+                lambda count=count: recorded_at(sandbox, "kill", count),
                 90,
                 operator,
                 show=lambda: status_of(sandbox, "kill"),
@@ -222,10 +228,9 @@ def test_kills_at_random_points_of_apply_mode_scaling_lose_and_repeat_nothing(
     rng = random.Random(20261201)
     apply(sandbox, deployment("random", 1, {"sandbox.thrifty.dev/cpu": "4"}))
     log = tmp_path / "operator.log"
-    period = f"{{policies: [{{type: Pods, value: 1, periodSeconds: {FAST_RATE_PERIOD}}}]}}"
     with Recorder(api_client, "random") as seen:
         operator = start_operator(sandbox, log)
-        apply(sandbox, cpu_policy("random", period))
+        apply(sandbox, cpu_policy("random", one_pod_per(FAST_RATE_PERIOD)))
         for _ in range(RANDOM_KILLS):
             time.sleep(rng.uniform(2.0, 2.0 + 2 * FAST_RATE_PERIOD / 3))
             operator.kill()
@@ -233,10 +238,7 @@ def test_kills_at_random_points_of_apply_mode_scaling_lose_and_repeat_nothing(
         try:
             wait_for(
                 "10 replicas, recorded, nothing pending",
-                lambda: (
-                    (status_of(sandbox, "random").get("lastAction") or {}).get("to") == "10"
-                    and "pendingAction" not in status_of(sandbox, "random")
-                ),
+                lambda: recorded_at(sandbox, "random", 10),
                 300,
                 operator,
                 show=lambda: (seen.replicas, status_of(sandbox, "random")),
@@ -272,7 +274,7 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
         seen.__enter__()
         apply(
             sandbox,
-            cpu_policy("ha", f"{{policies: [{{type: Pods, value: 1, periodSeconds: {RATE_PERIOD}}}]}}"),
+            cpu_policy("ha", one_pod_per(RATE_PERIOD)),
         )
         deadline = time.monotonic() + 180
         while int(apps.read_namespaced_deployment("ha", NS).spec.replicas) == 1:
@@ -287,10 +289,7 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
         handover = time.monotonic() - killed
         wait_for(
             "the scale to 2 recorded once by replica b, and nothing pending",
-            lambda: (
-                (status_of(sandbox, "ha").get("lastAction") or {}).get("to") == "2"
-                and "pendingAction" not in status_of(sandbox, "ha")
-            ),
+            lambda: recorded_at(sandbox, "ha", 2),
             90,
             standby,
             show=lambda: status_of(sandbox, "ha"),
