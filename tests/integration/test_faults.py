@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from sandbox_helpers import OperatorProcess, apply, condition, get, kubectl, wait_for
+from sandbox_helpers import (
+    OperatorProcess,
+    apply,
+    condition,
+    evaluation_rounds_logged,
+    get,
+    kubectl,
+    wait_for,
+)
 
 from thrifty.sandbox import cluster, processes
 from thrifty.sandbox.cluster import SandboxEnv
@@ -26,6 +34,9 @@ pytestmark = pytest.mark.usefixtures("crds_installed")
 
 NS = f"faults-{uuid.uuid4().hex[:6]}"
 RATE_PERIOD = 20  # the kill test's scale-up policy: one pod per 20 s
+# A handover waits out the Lease (15 s) and a busy machine can add as much again; a longer period
+# keeps the standby's first round from making the next scale in the same write that records the last.
+HANDOVER_RATE_PERIOD = 60
 SYNC_SECONDS = 2
 
 
@@ -94,9 +105,18 @@ def status_of(env: SandboxEnv, name: str) -> dict[str, Any]:
 
 
 def recorded_at(env: SandboxEnv, name: str, replicas: int) -> bool:
-    """Whether the policy's last action is the scale to ``replicas`` and nothing is pending."""
+    """Whether the policy's last action is the scale to ``replicas``, nothing is pending, and the
+    scaling history holds no change twice."""
     status = status_of(env, name)
-    return (status.get("lastAction") or {}).get("to") == str(replicas) and "pendingAction" not in status
+    changes = [
+        (c["time"], c["fromReplicas"], c["toReplicas"])
+        for c in (status.get("scalingHistory") or {}).get("changes") or []
+    ]
+    return (
+        (status.get("lastAction") or {}).get("to") == str(replicas)
+        and "pendingAction" not in status
+        and len(set(changes)) == len(changes)
+    )
 
 
 def one_pod_per(seconds: int) -> str:
@@ -274,7 +294,7 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
         seen.__enter__()
         apply(
             sandbox,
-            cpu_policy("ha", one_pod_per(RATE_PERIOD)),
+            cpu_policy("ha", one_pod_per(HANDOVER_RATE_PERIOD)),
         )
         deadline = time.monotonic() + 180
         while int(apps.read_namespaced_deployment("ha", NS).spec.replicas) == 1:
@@ -303,13 +323,16 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
         after = time.monotonic()
         print(f"\nhandover after SIGKILL: {handover:.1f} s; next scale {after - killed:.1f} s after the kill")
         assert int(apps.read_namespaced_deployment("ha", NS).spec.replicas) == 3  # +1, not a repeat
-        assert after - killed >= RATE_PERIOD - 2  # the rate policy counted the killed replica's scale
+        assert (
+            after - killed >= HANDOVER_RATE_PERIOD - 2
+        )  # the rate policy counted the killed replica's scale
+        wait_for("the scale to 3 recorded, once", lambda: recorded_at(sandbox, "ha", 3), 60, standby)
+        # Two more rounds read that record back: the change is still there once.
+        recorded = len(evaluation_rounds_logged(standby))
         wait_for(
-            "the scale to 3 recorded",
-            lambda: (status_of(sandbox, "ha").get("lastAction") or {}).get("to") == "3",
-            60,
-            standby,
+            "two more rounds", lambda: len(evaluation_rounds_logged(standby)) >= recorded + 2, 120, standby
         )
+        assert recorded_at(sandbox, "ha", 3), status_of(sandbox, "ha")
         seen.__exit__()
         assert [n for n, _ in seen.replicas] == [1, 2, 3], seen.replicas
         assert [(a["from"], a["to"]) for a in seen.actions] == [("1", "2"), ("2", "3")], seen.actions

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from thrifty.engine.horizontal import HorizontalState, Recommendation, ScaleEvent
-from thrifty.engine.scaling_history import merged_state, resumed_state
+from thrifty.engine.scaling_history import history_from, merged_state, resumed_state, state_from
 from thrifty.engine.status_changes import policy_status_unchanged
 
 BEFORE: dict[str, Any] = {
@@ -74,3 +74,12 @@ def test_a_change_only_status_knows_is_merged_into_this_process_state() -> None:
     merged = merged_state(remembered, persisted)
     assert merged.recommendations == remembered.recommendations
     assert merged.events == (ScaleEvent(900.0, 4, 5), ScaleEvent(980.0, 5, 6))
+
+
+def test_a_change_this_process_made_is_not_doubled_by_its_own_status_record() -> None:
+    """Status keeps whole seconds; the process keeps the exact time of the same change."""
+    remembered = HorizontalState((Recommendation(990.0, 5),), (ScaleEvent(900.73, 4, 5),))
+    persisted = state_from(history_from(remembered))
+    merged = merged_state(remembered, persisted)
+    assert merged.events == (ScaleEvent(900.73, 4, 5),)
+    assert [(c.from_replicas, c.to_replicas) for c in history_from(merged).changes] == [(4, 5)]

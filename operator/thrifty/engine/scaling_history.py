@@ -4,13 +4,14 @@ as before."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from thrifty.api.common import rfc3339
 from thrifty.api.scaling_policy import DesiredReplicas, ScaleChange, ScalingHistory
 from thrifty.engine.horizontal import HorizontalState, Recommendation, ScaleEvent
 
-__all__ = ["history_from", "merged_state", "resumed_state", "stamp", "state_from"]
+__all__ = ["history_from", "merged_state", "resumed_state", "stamp", "state_from", "with_change"]
 
 
 def state_from(history: ScalingHistory | None) -> HorizontalState:
@@ -55,7 +56,24 @@ def resumed_state(persisted: HorizontalState, now: float) -> HorizontalState:
 def merged_state(remembered: HorizontalState, persisted: HorizontalState) -> HorizontalState:
     """This process's own state (exact), plus any change the status records that it does not know
     (made by another replica, or recorded after an interrupted action)."""
-    events = tuple(
-        sorted(set(remembered.events) | set(persisted.events), key=lambda e: (e.time, e.to_replicas))
+    state = remembered
+    for event in persisted.events:
+        state = with_change(state, event)
+    return state
+
+
+def with_change(state: HorizontalState, event: ScaleEvent) -> HorizontalState:
+    """``state`` with ``event`` among its changes, unless it is there already. Status keeps whole
+    seconds and this process keeps the exact time, so one change is known by its second."""
+    if any(_same_change(known, event) for known in state.events):
+        return state
+    events = sorted((*state.events, event), key=lambda e: (e.time, e.to_replicas))
+    return HorizontalState(state.recommendations, tuple(events))
+
+
+def _same_change(a: ScaleEvent, b: ScaleEvent) -> bool:
+    return (math.floor(a.time), a.from_replicas, a.to_replicas) == (
+        math.floor(b.time),
+        b.from_replicas,
+        b.to_replicas,
     )
-    return HorizontalState(remembered.recommendations, events)

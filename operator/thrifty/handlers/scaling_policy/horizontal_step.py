@@ -38,7 +38,7 @@ from thrifty.engine.policy_replicas import (
     named_metrics,
     readings_for,
 )
-from thrifty.engine.scaling_history import history_from, merged_state, resumed_state, state_from
+from thrifty.engine.scaling_history import history_from, merged_state, resumed_state, state_from, with_change
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.scaling_policy import horizontal_memory
 from thrifty.handlers.scaling_policy.forecast_models import metric_forecasts
@@ -102,8 +102,8 @@ def horizontal_step(
         state = resumed_state(persisted, now.timestamp())
     else:
         state = merged_state(remembered, persisted)
-    if interrupted is not None and interrupted not in state.events:
-        state = HorizontalState(state.recommendations, (*state.events, interrupted))
+    if interrupted is not None:
+        state = with_change(state, interrupted)
     current = workload.desired_replicas
     outcome = decide_replicas(
         horizontal, current, readings.readings, state, now.timestamp(), forecasts, budget_cap

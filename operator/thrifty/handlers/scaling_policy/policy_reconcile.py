@@ -23,9 +23,8 @@ from thrifty.api.condition_types import INVALID_SPEC, SCALING_POLICY_CONDITIONS,
 from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import LastAction, Recommendation, ScalingPolicySpec, ScalingPolicyStatus
 from thrifty.engine.budget_caps import budget_cap
-from thrifty.engine.horizontal import HorizontalState
 from thrifty.engine.pending_actions import Resolved, resolve_pending
-from thrifty.engine.scaling_history import history_from, state_from
+from thrifty.engine.scaling_history import history_from, state_from, with_change
 from thrifty.engine.spec_checks import policy_spec_problems
 from thrifty.engine.status_changes import policy_status_unchanged
 from thrifty.engine.workload_prices import active_price_book
@@ -183,10 +182,7 @@ def _desired_status(
     happened is recorded even when no step decided anything."""
     history = horizontal.scaling_history
     if history is None and interrupted is not None and interrupted.event is not None:
-        state = state_from(status.scaling_history)
-        if interrupted.event not in state.events:
-            state = HorizontalState(state.recommendations, (*state.events, interrupted.event))
-        history = history_from(state)
+        history = history_from(with_change(state_from(status.scaling_history), interrupted.event))
     recommended = status.recommendation
     if horizontal.replicas is not None or vertical.containers is not None:
         previous = status.recommendation or Recommendation()
