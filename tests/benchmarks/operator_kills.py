@@ -20,13 +20,13 @@ import json
 import random
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import config
 from operator_launch import Operator
+from scale_recorder import ScaleRecorder
 
 from thrifty.sandbox import cluster
 
@@ -73,27 +73,6 @@ spec:
 """
 
 
-class Recorder(threading.Thread):
-    def __init__(self, api: client.ApiClient) -> None:
-        super().__init__(daemon=True)
-        self.apps, self.custom = client.AppsV1Api(api), client.CustomObjectsApi(api)
-        self.replicas: list[tuple[int, float]] = []
-        self.actions: list[dict[str, str]] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(0.05):
-            count = int(self.apps.read_namespaced_deployment("scaled", NS).spec.replicas)
-            if not self.replicas or self.replicas[-1][0] != count:
-                self.replicas.append((count, time.monotonic()))
-            policy = self.custom.get_namespaced_custom_object(
-                "thrifty.dev", "v1alpha1", NS, "scalingpolicies", "scaled"
-            )
-            action = (policy.get("status") or {}).get("lastAction")
-            if action and (not self.actions or self.actions[-1] != action):
-                self.actions.append(action)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50)
@@ -111,7 +90,7 @@ def main() -> int:
             cluster.kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             cluster.kubectl(env, "apply", "-f", "-", input=manifests(args.target, args.period))
             api = config.new_client_from_config(str(env.kubeconfig))
-            recorder = Recorder(api)
+            recorder = ScaleRecorder(api, NS, "scaled")
             log = Path(scratch) / "operator.log"
             extra = {"THRIFTY_HORIZONTAL_SYNC_SECONDS": "2", "THRIFTY_RESYNC_SECONDS": "2"}
             operator = Operator(env, log, extra).start()
@@ -128,8 +107,7 @@ def main() -> int:
             ):
                 time.sleep(1)
             time.sleep(3 * args.period)  # anything repeated late shows up here
-            recorder.stop.set()
-            recorder.join()
+            recorder.stop()
             operator.stop()
             counts = [n for n, _ in recorder.replicas]
             steps = list(itertools.pairwise(counts))

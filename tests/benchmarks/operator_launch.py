@@ -12,10 +12,20 @@ from pathlib import Path
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.readiness import free_ports, http_ok
 
+TRACED = Path(__file__).with_name("traced_operator.py")
+
 
 class Operator:
-    def __init__(self, env: SandboxEnv, log: Path, extra_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: SandboxEnv,
+        log: Path,
+        extra_env: Mapping[str, str] | None = None,
+        trace_memory: Path | None = None,
+    ) -> None:
+        """``trace_memory``: run under tracemalloc and write the largest holders there."""
         self.env, self.log, self.extra_env = env, log, dict(extra_env or {})
+        self.trace_memory = trace_memory
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = 0
 
@@ -28,9 +38,13 @@ class Operator:
             "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
             **self.extra_env,
         }
+        program = ["-m", "thrifty.cli"]
+        if self.trace_memory is not None:
+            program = [str(TRACED)]
+            environ["THRIFTY_TRACE_FILE"] = str(self.trace_memory)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "thrifty.cli", "run", f"--liveness=http://127.0.0.1:{liveness}/healthz",
+                [sys.executable, *program, "run", f"--liveness=http://127.0.0.1:{liveness}/healthz",
                  f"--metrics-port={self.metrics_port}"],
                 stdout=out, stderr=subprocess.STDOUT, env=environ,
             )  # fmt: skip

@@ -171,6 +171,11 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="then sample RSS this long")
     parser.add_argument("--ready-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--trace-memory",
+        type=Path,
+        help="run the operator under tracemalloc, its largest holders to this file",
+    )
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="thrifty-scale-") as scratch:
@@ -184,7 +189,7 @@ def main() -> int:
             cluster.kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             cluster.kubectl(env, "apply", "-f", "-", input=manifests(args.policies, args.namespaces))
             log_path = Path(scratch) / "operator.log"
-            operator = Operator(env, log_path).start()
+            operator = Operator(env, log_path, trace_memory=args.trace_memory).start()
             started = time.monotonic()
             metrics_port = operator.metrics_port
             ready_after = None

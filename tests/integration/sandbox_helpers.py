@@ -203,6 +203,55 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return {}
 
 
+def deployment_manifest(
+    name: str,
+    namespace: str,
+    replicas: int,
+    annotations: Mapping[str, str] | None = None,
+    memory: str = "256Mi",
+    node_selector: Mapping[str, str] | None = None,
+) -> str:
+    """A one-container Deployment labelled ``app: name``, requesting 500m and ``memory``; the sandbox's
+    load annotations (``sandbox.thrifty.dev/cpu``...) go in ``annotations``."""
+    notes = json.dumps(dict(annotations or {}))
+    selector = f"\n      nodeSelector: {json.dumps(dict(node_selector))}" if node_selector else ""
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}, labels: {{app: {name}}}, annotations: {notes}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:{selector}
+      containers:
+      - name: {name}
+        image: registry.example/{name}:1
+        resources: {{requests: {{cpu: 500m, memory: {memory}}}}}
+"""
+
+
+def cpu_policy_manifest(
+    name: str, namespace: str, min_replicas: int = 1, priority: int = 0, behavior: str = "{}"
+) -> str:
+    """An Apply-mode ScalingPolicy on Deployment ``name``: CPU at 50%, 1..10 replicas by default."""
+    return f"""
+apiVersion: thrifty.dev/v1alpha1
+kind: ScalingPolicy
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  targetRef: {{kind: Deployment, name: {name}}}
+  mode: Apply
+  priority: {priority}
+  horizontal:
+    minReplicas: {min_replicas}
+    maxReplicas: 10
+    metrics: [{{type: CPU, targetUtilization: 50}}]
+    behavior: {behavior}
+"""
+
+
 def apply(env: SandboxEnv, manifest: str) -> None:
     kubectl(env, "apply", "-f", "-", input=manifest)
 

@@ -32,6 +32,8 @@ from sandbox_helpers import (
     apply,
     budget_rounds_logged,
     condition,
+    cpu_policy_manifest,
+    deployment_manifest,
     get,
     kubectl,
     wait_for,
@@ -53,22 +55,8 @@ USAGE = (0.2, 1.5)
 
 
 def deployment(name: str, replicas: int, capacity: str | None) -> str:
-    selector = f"\n      nodeSelector: {{karpenter.sh/capacity-type: {capacity}}}" if capacity else ""
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {NS}, labels: {{app: {name}}}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:{selector}
-      containers:
-      - name: {name}
-        image: registry.example/{name}:1
-        resources: {{requests: {{cpu: 500m, memory: 1Gi}}}}
-"""
+    selector = {"karpenter.sh/capacity-type": capacity} if capacity else None
+    return deployment_manifest(name, NS, replicas, memory="1Gi", node_selector=selector)
 
 
 def budget(
@@ -293,19 +281,7 @@ spec:
 
 
 def scaling_policy(name: str, priority: int, min_replicas: int) -> str:
-    return f"""
-apiVersion: thrifty.dev/v1alpha1
-kind: ScalingPolicy
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  targetRef: {{kind: Deployment, name: {name}}}
-  mode: Apply
-  priority: {priority}
-  horizontal:
-    minReplicas: {min_replicas}
-    maxReplicas: 10
-    metrics: [{{type: CPU, targetUtilization: 50}}]
-"""
+    return cpu_policy_manifest(name, NS, min_replicas=min_replicas, priority=priority)
 
 
 def test_scale_down_takes_the_lowest_priority_down_first_and_never_below_min_replicas(

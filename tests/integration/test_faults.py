@@ -9,7 +9,6 @@ import itertools
 import os
 import random
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,12 +20,15 @@ from sandbox_helpers import (
     OperatorProcess,
     apply,
     condition,
+    cpu_policy_manifest,
+    deployment_manifest,
     evaluation_rounds_logged,
     get,
     kubectl,
     wait_for,
 )
 
+from benchmarks.scale_recorder import ScaleRecorder
 from thrifty.sandbox import cluster, processes
 from thrifty.sandbox.cluster import SandboxEnv
 
@@ -41,46 +43,12 @@ SYNC_SECONDS = 2
 
 
 def deployment(name: str, replicas: int, annotations: dict[str, str]) -> str:
-    notes = "".join(f'\n    {key}: "{value}"' for key, value in annotations.items())
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {NS}
-  annotations:{notes or " {}"}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-      - name: {name}
-        image: registry.example/{name}:1
-        resources:
-          requests: {{cpu: 500m, memory: 256Mi}}
-"""
+    return deployment_manifest(name, NS, replicas, annotations)
 
 
 def cpu_policy(name: str, scale_up: str) -> str:
-    return f"""
-apiVersion: thrifty.dev/v1alpha1
-kind: ScalingPolicy
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  targetRef: {{kind: Deployment, name: {name}}}
-  mode: Apply
-  horizontal:
-    minReplicas: 1
-    maxReplicas: 10
-    metrics: [{{type: CPU, targetUtilization: 50}}]
-    behavior:
-      scaleUp: {scale_up}
-      scaleDown: {{stabilizationWindowSeconds: 30}}
-"""
+    behavior = f"{{scaleUp: {scale_up}, scaleDown: {{stabilizationWindowSeconds: 30}}}}"
+    return cpu_policy_manifest(name, NS, behavior=behavior)
 
 
 def query_policy(name: str, query: str) -> str:
@@ -198,46 +166,6 @@ RANDOM_KILLS = 16
 FAST_RATE_PERIOD = 10
 
 
-class Recorder:
-    """Every value of the Deployment's replicas and of the policy's lastAction, polled at 20 Hz on a
-    thread, so the test sees each change a kill could lose or repeat."""
-
-    def __init__(self, api_client: client.ApiClient, name: str) -> None:
-        self.apps = client.AppsV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-        self.name = name
-        self.replicas: list[tuple[int, float]] = []
-        self.actions: list[dict[str, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def __enter__(self) -> Recorder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _poll(self) -> None:
-        while not self._stop.wait(0.05):
-            count = int(self.apps.read_namespaced_deployment(self.name, NS).spec.replicas)
-            if not self.replicas or self.replicas[-1][0] != count:
-                self.replicas.append((count, time.monotonic()))
-            try:
-                policy = self.custom.get_namespaced_custom_object(
-                    "thrifty.dev", "v1alpha1", NS, "scalingpolicies", self.name
-                )
-            except client.ApiException as err:
-                if err.status == 404:  # not applied yet
-                    continue
-                raise
-            action = (policy.get("status") or {}).get("lastAction")
-            if action and (not self.actions or self.actions[-1] != action):
-                self.actions.append(action)
-
-
 def test_kills_at_random_points_of_apply_mode_scaling_lose_and_repeat_nothing(
     sandbox: SandboxEnv, namespace: str, api_client: client.ApiClient, tmp_path: Any
 ) -> None:
@@ -248,7 +176,7 @@ def test_kills_at_random_points_of_apply_mode_scaling_lose_and_repeat_nothing(
     rng = random.Random(20261201)
     apply(sandbox, deployment("random", 1, {"sandbox.thrifty.dev/cpu": "4"}))
     log = tmp_path / "operator.log"
-    with Recorder(api_client, "random") as seen:
+    with ScaleRecorder(api_client, NS, "random") as seen:
         operator = start_operator(sandbox, log)
         apply(sandbox, cpu_policy("random", one_pod_per(FAST_RATE_PERIOD)))
         for _ in range(RANDOM_KILLS):
@@ -287,11 +215,11 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
     active = start_operator(sandbox, tmp_path / "a.log", *elect)
     wait_for("replica a holds the Lease", lambda: "this replica is active" in active.tail(200), 60, active)
     standby = start_operator(sandbox, tmp_path / "b.log", *elect)
-    seen = Recorder(api_client, "ha")
+    seen = ScaleRecorder(api_client, NS, "ha")
     try:
         wait_for("replica b waits", lambda: "standby: Lease" in standby.tail(200), 60, standby)
         apply(sandbox, deployment("ha", 1, {"sandbox.thrifty.dev/cpu": "4"}))
-        seen.__enter__()
+        seen.start()
         apply(
             sandbox,
             cpu_policy("ha", one_pod_per(HANDOVER_RATE_PERIOD)),
@@ -333,11 +261,11 @@ def test_a_standby_replica_takes_over_when_the_active_one_is_killed(
             "two more rounds", lambda: len(evaluation_rounds_logged(standby)) >= recorded + 2, 120, standby
         )
         assert recorded_at(sandbox, "ha", 3), status_of(sandbox, "ha")
-        seen.__exit__()
+        seen.stop()
         assert [n for n, _ in seen.replicas] == [1, 2, 3], seen.replicas
         assert [(a["from"], a["to"]) for a in seen.actions] == [("1", "2"), ("2", "3")], seen.actions
     finally:
-        seen.__exit__()
+        seen.stop()
         standby.stop()
         active.stop()
 
@@ -430,7 +358,7 @@ def test_a_manual_scale_and_a_spec_edit_while_apply_acts_end_without_a_fight(
     apply(sandbox, deployment("manual", 6, {"sandbox.thrifty.dev/cpu": "1.6"}))
     operator = start_operator(sandbox, tmp_path / "operator.log")
     try:
-        with Recorder(api_client, "manual") as seen:
+        with ScaleRecorder(api_client, NS, "manual") as seen:
             apply(sandbox, cpu_policy("manual", "{}"))
             wait_for(
                 "the policy reads the load",

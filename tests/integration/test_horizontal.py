@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sandbox_helpers import OperatorProcess, apply, condition, get, kubectl, wait_for
+from sandbox_helpers import OperatorProcess, apply, condition, deployment_manifest, get, kubectl, wait_for
 
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
@@ -35,27 +35,9 @@ SYNC_SECONDS = 3
 
 
 def deployment(name: str, namespace: str, replicas: int, cpu_load: str | None) -> str:
-    annotation = f'\n  annotations:\n    sandbox.thrifty.dev/cpu: "{cpu_load}"' if cpu_load else ""
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {namespace}{annotation}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-      - name: {name}
-        image: registry.example/{name}:1
-        resources:
-          requests: {{cpu: 500m, memory: 256Mi}}
-"""
+    return deployment_manifest(
+        name, namespace, replicas, {"sandbox.thrifty.dev/cpu": cpu_load} if cpu_load else {}
+    )
 
 
 POLICY = f"""

@@ -3,14 +3,20 @@ Patch and in-memory indexes (no API server and no Prometheus: the spec here read
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 import pytest
 
+from thrifty.api.common import ResourceList, ResourceRequirements
+from thrifty.api.scaling_policy import ContainerRecommendation, Recommendation, ScalingPolicyStatus
+from thrifty.engine.status_changes import policy_status_unchanged
 from thrifty.engine.workload_records import TemplateContainer, Workload
 from thrifty.handlers import status_writer
 from thrifty.handlers.scaling_policy import policy_reconcile
+from thrifty.handlers.scaling_policy.horizontal_step import HorizontalResult
+from thrifty.handlers.scaling_policy.vertical_step import VerticalResult
 
 WEB = Workload(
     "Deployment", "demo", "web", "uid-web", 3, 3, (TemplateContainer("web", 0.5, None, None, None),)
@@ -201,3 +207,40 @@ def test_a_spec_the_models_refuse_stalls_with_the_field_named() -> None:
     by_type = {c["type"]: c for c in status["conditions"]}
     assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "InvalidSpec")
     assert "spec.horizontal.schedules.0.timeZone" in by_type["Ready"]["message"]
+
+
+def test_a_reason_that_only_counts_more_samples_is_not_a_new_recommendation() -> None:
+    """Each usage read adds samples to "insufficient history: N samples"; the recommendation's values
+    stay, so generatedAt stays and the status reads as unchanged: nothing is written."""
+
+    def container(samples: int) -> ContainerRecommendation:
+        return ContainerRecommendation(
+            name="web",
+            current=ResourceRequirements(requests=ResourceList(cpu="500m")),
+            reason=f"insufficient history: {samples} samples over 0.1 h",
+        )
+
+    before = ScalingPolicyStatus(
+        current_replicas=3,
+        recommendation=Recommendation(
+            replicas=3, containers=[container(4)], generated_at="2026-01-01T00:00:00Z"
+        ),
+    )
+    later = datetime(2026, 1, 1, 0, 2, tzinfo=UTC)
+    after = policy_reconcile._desired_status(
+        before, WEB, HorizontalResult(replicas=3), VerticalResult(containers=[container(5)]), later, None
+    )
+    assert after.recommendation is not None
+    assert after.recommendation.generated_at == "2026-01-01T00:00:00Z"
+    assert policy_status_unchanged(before.to_wire(), after.to_wire())
+    moved = VerticalResult(
+        containers=[
+            container(5).model_copy(
+                update={"recommended": ResourceRequirements(requests=ResourceList(cpu="1"))}
+            )
+        ]
+    )
+    changed = policy_reconcile._desired_status(before, WEB, HorizontalResult(replicas=3), moved, later, None)
+    assert changed.recommendation is not None
+    assert changed.recommendation.generated_at == "2026-01-01T00:02:00Z"
+    assert not policy_status_unchanged(before.to_wire(), changed.to_wire())

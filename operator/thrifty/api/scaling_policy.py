@@ -601,7 +601,9 @@ class Recommendation(ApiModel):
         json_schema_extra=k8s(list_type="map", map_keys=["name"]),
     )
     reason: str | None = Field(default=None, description="Why this replica count, in a sentence.")
-    generated_at: DateTime | None = Field(default=None, description="When computed, RFC 3339.")
+    generated_at: DateTime | None = Field(
+        default=None, description="When the recommended replicas or resources last changed, RFC 3339."
+    )
 
 
 class Forecast(ApiModel):

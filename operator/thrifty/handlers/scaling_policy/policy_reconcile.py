@@ -192,8 +192,7 @@ def _desired_status(
             containers=previous.containers if vertical.containers is None else vertical.containers,
             generated_at=previous.generated_at,
         )
-        changed = (recommended.replicas, recommended.containers) != (previous.replicas, previous.containers)
-        if changed or previous.generated_at is None:
+        if not _same_values(recommended, previous) or previous.generated_at is None:
             recommended = recommended.model_copy(update={"generated_at": rfc3339(now)})
     return ScalingPolicyStatus(
         observed_generation=status.observed_generation,
@@ -210,6 +209,14 @@ def _desired_status(
         scaling_history=history or status.scaling_history,
         summary=vertical.summary or status.summary,
     )
+
+
+def _same_values(a: Recommendation, b: Recommendation) -> bool:
+    """Whether two recommendations set the same replicas and resources; a reason's wording (how many
+    samples it rests on) moves every usage read and is not a new recommendation."""
+    return a.replicas == b.replicas and [c.model_dump(exclude={"reason"}) for c in a.containers] == [
+        c.model_dump(exclude={"reason"}) for c in b.containers
+    ]
 
 
 def _record_interrupted(body: kopf.Body, workload: Workload, action: LastAction) -> None:
