@@ -28,12 +28,14 @@ __all__ = [
     "EVALUATION_SECONDS",
     "HORIZONTAL_SYNC_SECONDS",
     "RESYNC_SECONDS",
+    "ROUND_WORKERS",
     "STATUS_REFRESH_SECONDS",
     "CostMetricNames",
     "MetricNames",
     "PrometheusSettings",
     "interval_seconds",
     "parse_duration",
+    "positive_count",
     "prometheus_settings",
 ]
 
@@ -201,11 +203,24 @@ def interval_seconds(name: str, default: float, environ: Mapping[str, str] | Non
     return value
 
 
+def positive_count(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """A positive whole number from the environment variable ``name``, else ``default``."""
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None:
+        return default
+    if not raw.strip().isdigit() or int(raw) <= 0:
+        raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
 # Kopf's progress, diff-base and finalizer live under this prefix, and so do Thrifty's annotations.
 ANNOTATION_PREFIX: Final = "thrifty.dev"
 # How often the evaluation round goes over every ScalingPolicy (and every budget and CostPolicy is
 # re-checked); a round a horizontal sync, so each round has fresh load to decide on.
 RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 15.0)
+# How many policies a round evaluates at once: their status writes and scale calls wait on the API
+# server, so a round in which many recommendations change is not as long as its writes in a row.
+ROUND_WORKERS: Final = positive_count("THRIFTY_ROUND_WORKERS", 4)
 # How often usage history is read from Prometheus (one batch for every namespace with a policy).
 EVALUATION_SECONDS: Final = interval_seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
 # How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).

@@ -184,12 +184,14 @@ def main() -> int:
         env = cluster.up(
             state, spot_nodes=0, on_demand_nodes=nodes, progress=lambda m: print(m, file=sys.stderr)
         )
+        operator: Operator | None = None
         try:
             cluster.kubectl(env, "apply", "-f", str(repo / "crds"))
             cluster.kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             cluster.kubectl(env, "apply", "-f", "-", input=manifests(args.policies, args.namespaces))
             log_path = Path(scratch) / "operator.log"
-            operator = Operator(env, log_path, trace_memory=args.trace_memory).start()
+            operator = Operator(env, log_path, trace_memory=args.trace_memory)
+            operator.start()
             started = time.monotonic()
             metrics_port = operator.metrics_port
             ready_after = None
@@ -253,8 +255,9 @@ def main() -> int:
                 result["soak_minutes"] = args.soak_minutes
                 result["soak_rss_mb_every_minute"] = [round(v, 1) for v in samples]
                 result["soak_rss_growth_percent"] = round(100 * (samples[-1] - samples[0]) / samples[0], 1)
-            operator.stop()
         finally:
+            if operator is not None:
+                operator.kill()
             cluster.down(state, progress=lambda _: None)
     print(json.dumps(result, indent=2))
     return 0

@@ -243,8 +243,10 @@ class _Written:
         self._objects: dict[str, dict[str, Any]] = {}
 
     def remember(self, obj: dict[str, Any]) -> None:
+        # managedFields is most of a written object and nothing decides on it.
+        meta = {key: value for key, value in obj.get("metadata", {}).items() if key != "managedFields"}
         with self._guard:
-            self._objects[str(obj.get("metadata", {}).get("uid", ""))] = obj
+            self._objects[str(meta.get("uid", ""))] = {**obj, "metadata": meta}
 
     def freshest(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         uid = str(raw.get("metadata", {}).get("uid", ""))

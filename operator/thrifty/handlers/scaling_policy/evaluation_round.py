@@ -1,5 +1,5 @@
-"""The evaluation round: every ScalingPolicy of the cluster, one after another, every
-``THRIFTY_RESYNC_SECONDS``, on one thread, instead of a kopf timer per policy.
+"""The evaluation round: every ScalingPolicy of the cluster every ``THRIFTY_RESYNC_SECONDS``, on
+``THRIFTY_ROUND_WORKERS`` threads (so writes overlap), instead of a kopf timer per policy.
 
 1. the policies come from a kopf index (no API call), and the namespaces they are in become the
    round's scope, so each Prometheus read covers them all in one batch (``policy_reads``);
@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,8 @@ import kopf
 
 from thrifty.handlers.cluster_indexes import policy_bodies
 from thrifty.handlers.scaling_policy import policy_reads
-from thrifty.handlers.scaling_policy.policy_reconcile import evaluate_policy, forget_policy
-from thrifty.settings import RESYNC_SECONDS
+from thrifty.handlers.scaling_policy.policy_reconcile import Evaluated, evaluate_policy, forget_policy
+from thrifty.settings import RESYNC_SECONDS, ROUND_WORKERS
 from thrifty.sources.prometheus_http import QUERIES_SENT
 
 __all__ = ["RoundSummary", "run_round", "start_rounds", "stop_rounds"]
@@ -82,7 +83,8 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
     started, queries_before = time.monotonic(), _queries_sent()
     policies = policy_bodies(indexes)
     policy_reads.round_scope.set(str(p.get("metadata", {}).get("namespace", "")) for p in policies)
-    outcomes = Counter(evaluate_policy(raw, indexes) for raw in policies if not _STOP.is_set())
+    with ThreadPoolExecutor(ROUND_WORKERS, thread_name_prefix="evaluation") as pool:
+        outcomes = Counter(pool.map(lambda raw: _evaluate(raw, indexes), policies))
     _forget_gone({str(p.get("metadata", {}).get("uid", "")) for p in policies})
     _return_freed_memory()
     return RoundSummary(
@@ -92,6 +94,10 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
         int(_queries_sent() - queries_before),
         time.monotonic() - started,
     )
+
+
+def _evaluate(raw: dict[str, Any], indexes: dict[str, Any]) -> Evaluated | None:
+    return None if _STOP.is_set() else evaluate_policy(raw, indexes)
 
 
 _KNOWN: set[str] = set()
