@@ -55,7 +55,7 @@ class Workload:
     replicas: int
     containers: tuple[TemplateContainer, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)  # only thrifty.dev/ ones
     priority_class: str | None = None  # the pod template's priorityClassName
 
     @property

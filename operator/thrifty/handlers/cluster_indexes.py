@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 AutoscalerIndex = dict[tuple[str, str, str], OtherAutoscaler]  # (kind, namespace, name) of the target
 
 
@@ -93,14 +94,14 @@ def horizontal_policies(
 
 @kopf.index(GROUP, VERSION, "scalingpolicies")
 def scaling_policy_bodies(body: kopf.Body, uid: str | None, **_: Any) -> dict[str, dict[str, Any]]:
-    """Every policy as the watch last delivered it, for the evaluation round: without managedFields
-    and kopf's copy of the spec, which nothing here reads."""
+    """Every policy as the watch last delivered it, for the evaluation round: without managedFields,
+    kopf's copy of the spec and kubectl's, which nothing here reads."""
     raw = dict(body)
     meta = {key: value for key, value in raw.get("metadata", {}).items() if key != "managedFields"}
     meta["annotations"] = {
         key: value
         for key, value in (meta.get("annotations") or {}).items()
-        if not key.startswith(f"{ANNOTATION_PREFIX}/")
+        if not key.startswith(f"{ANNOTATION_PREFIX}/") and key != LAST_APPLIED
     }
     return {str(uid): {**raw, "metadata": meta}}
 

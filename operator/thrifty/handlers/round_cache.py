@@ -4,21 +4,39 @@ Policies are evaluated one by one, but what they read covers every namespace of 
 first policy of a round queries, the others of that round reuse the answer, including a failure, so
 an outage costs one attempt per round, not one per policy. Nothing here is state that matters:
 losing it costs one round of queries. Answers of rounds before the last are dropped.
+
+While an evaluation round runs (``one_round``), answers are for the time it began: a round that
+outlasts an interval (thousands of policies, many writes) reads once, rather than again every
+interval while it is still going, which would only make it longer.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
 from thrifty.sources.prometheus_http import MetricsUnavailableError
 
-__all__ = ["RoundCache"]
+__all__ = ["RoundCache", "one_round"]
 
 T = TypeVar("T")
+
+_ROUND_BEGAN: list[float] = []  # the start of the evaluation round in progress, if one is
+
+
+@contextmanager
+def one_round(began: float | None = None) -> Iterator[None]:
+    """Every read inside is for the time the round began, now unless ``began`` says otherwise (see the
+    module's docstring)."""
+    _ROUND_BEGAN.append(time.time() if began is None else began)
+    try:
+        yield
+    finally:
+        _ROUND_BEGAN.pop()
 
 
 @dataclass
@@ -31,8 +49,8 @@ class _Entry(Generic[T]):
 class RoundCache(Generic[T]):
     """Answers keyed by anything hashable, each computed at most once per ``round_seconds``."""
 
-    def __init__(self, round_seconds: float) -> None:
-        self.round_seconds = round_seconds
+    def __init__(self, round_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.round_seconds, self.clock = round_seconds, clock
         self._guard = threading.Lock()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._entries: dict[Hashable, _Entry[T]] = {}
@@ -40,7 +58,7 @@ class RoundCache(Generic[T]):
     def get(self, key: Hashable, load: Callable[[int], T]) -> T:
         """This round's answer for ``key``; ``load(round_end)`` computes it once per round. Raises
         MetricsUnavailableError as this round's attempt did."""
-        current_round = int(time.time() // self.round_seconds)
+        current_round = int((_ROUND_BEGAN[-1] if _ROUND_BEGAN else self.clock()) // self.round_seconds)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:

@@ -9,6 +9,7 @@ from kubernetes import client
 
 from thrifty.engine.quantities import parse_quantity
 from thrifty.engine.workload_records import TemplateContainer, Workload
+from thrifty.settings import ANNOTATION_PREFIX
 from thrifty.sources.kube import api_client
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -27,7 +28,12 @@ def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
         replicas=int(status.get("replicas") or 0),
         containers=tuple(_template_container(c) for c in template.get("containers") or []),
         labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        # Only Thrifty's own: kubectl's last-applied-configuration alone is the size of the object.
+        annotations={
+            str(k): str(v)
+            for k, v in (meta.get("annotations") or {}).items()
+            if str(k).startswith(f"{ANNOTATION_PREFIX}/")
+        },
         priority_class=template.get("priorityClassName"),
     )
 

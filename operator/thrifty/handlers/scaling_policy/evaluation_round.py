@@ -26,6 +26,7 @@ from typing import Any
 import kopf
 
 from thrifty.handlers.cluster_indexes import policy_bodies
+from thrifty.handlers.round_cache import one_round
 from thrifty.handlers.scaling_policy import policy_reads
 from thrifty.handlers.scaling_policy.policy_reconcile import Evaluated, evaluate_policy, forget_policy
 from thrifty.settings import RESYNC_SECONDS, ROUND_WORKERS
@@ -83,7 +84,7 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
     started, queries_before = time.monotonic(), _queries_sent()
     policies = policy_bodies(indexes)
     policy_reads.round_scope.set(str(p.get("metadata", {}).get("namespace", "")) for p in policies)
-    with ThreadPoolExecutor(ROUND_WORKERS, thread_name_prefix="evaluation") as pool:
+    with one_round(), ThreadPoolExecutor(ROUND_WORKERS, thread_name_prefix="evaluation") as pool:
         outcomes = Counter(pool.map(lambda raw: _evaluate(raw, indexes), policies))
     _forget_gone({str(p.get("metadata", {}).get("uid", "")) for p in policies})
     _return_freed_memory()
