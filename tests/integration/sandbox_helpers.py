@@ -232,8 +232,13 @@ spec:
 """
 
 
-def cpu_policy_manifest(
-    name: str, namespace: str, min_replicas: int = 1, priority: int = 0, behavior: str = "{}"
+def scaling_policy_manifest(
+    name: str,
+    namespace: str,
+    min_replicas: int = 1,
+    priority: int = 0,
+    behavior: str = "{}",
+    metrics: str = "[{type: CPU, targetUtilization: 50}]",
 ) -> str:
     """An Apply-mode ScalingPolicy on Deployment ``name``: CPU at 50%, 1..10 replicas by default."""
     return f"""
@@ -247,7 +252,7 @@ spec:
   horizontal:
     minReplicas: {min_replicas}
     maxReplicas: 10
-    metrics: [{{type: CPU, targetUtilization: 50}}]
+    metrics: {metrics}
     behavior: {behavior}
 """
 

@@ -32,10 +32,10 @@ from sandbox_helpers import (
     apply,
     budget_rounds_logged,
     condition,
-    cpu_policy_manifest,
     deployment_manifest,
     get,
     kubectl,
+    scaling_policy_manifest,
     wait_for,
 )
 
@@ -281,7 +281,7 @@ spec:
 
 
 def scaling_policy(name: str, priority: int, min_replicas: int) -> str:
-    return cpu_policy_manifest(name, NS, min_replicas=min_replicas, priority=priority)
+    return scaling_policy_manifest(name, NS, min_replicas=min_replicas, priority=priority)
 
 
 def test_scale_down_takes_the_lowest_priority_down_first_and_never_below_min_replicas(

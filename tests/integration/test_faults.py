@@ -20,11 +20,11 @@ from sandbox_helpers import (
     OperatorProcess,
     apply,
     condition,
-    cpu_policy_manifest,
     deployment_manifest,
     evaluation_rounds_logged,
     get,
     kubectl,
+    scaling_policy_manifest,
     wait_for,
 )
 
@@ -48,24 +48,13 @@ def deployment(name: str, replicas: int, annotations: dict[str, str]) -> str:
 
 def cpu_policy(name: str, scale_up: str) -> str:
     behavior = f"{{scaleUp: {scale_up}, scaleDown: {{stabilizationWindowSeconds: 30}}}}"
-    return cpu_policy_manifest(name, NS, behavior=behavior)
+    return scaling_policy_manifest(name, NS, behavior=behavior)
 
 
 def query_policy(name: str, query: str) -> str:
-    return f"""
-apiVersion: thrifty.dev/v1alpha1
-kind: ScalingPolicy
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  targetRef: {{kind: Deployment, name: {name}}}
-  mode: Apply
-  horizontal:
-    minReplicas: 1
-    maxReplicas: 10
-    metrics: [{{type: Prometheus, query: '{query}', targetPerReplica: 1}}]
-    behavior:
-      scaleDown: {{stabilizationWindowSeconds: 0}}
-"""
+    metrics = f"[{{type: Prometheus, query: '{query}', targetPerReplica: 1}}]"
+    behavior = "{scaleDown: {stabilizationWindowSeconds: 0}}"
+    return scaling_policy_manifest(name, NS, behavior=behavior, metrics=metrics)
 
 
 def status_of(env: SandboxEnv, name: str) -> dict[str, Any]:
