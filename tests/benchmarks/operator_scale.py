@@ -117,17 +117,20 @@ def ready_count(env: SandboxEnv) -> int:
 
 
 ROUND = re.compile(
-    r"evaluation round \d+: (\d+) policies \((\d+) status writes, (\d+) busy\), (\d+) Prometheus queries, "
-    r"([\d.]+) s"
+    r"evaluation round \d+: (\d+) policies \((\d+) status writes, (\d+) busy, (\d+) failed\), "
+    r"(\d+) Prometheus queries, ([\d.]+) s"
 )
 
 
-def rounds_between(log: Path, start: int, end: int) -> list[tuple[int, int, int, int, float]]:
-    """(policies, status writes, busy, queries, seconds) of each round the log holds between offsets."""
+def rounds_between(log: Path, start: int, end: int) -> list[tuple[int, int, int, int, int, float]]:
+    """(policies, status writes, busy, failed, queries, seconds) of each round the log holds between
+    offsets."""
     with log.open("rb") as text:
         text.seek(start)
         chunk = text.read(end - start).decode(errors="replace")
-    return [(int(m[1]), int(m[2]), int(m[3]), int(m[4]), float(m[5])) for m in ROUND.finditer(chunk)]
+    return [
+        (int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), float(m[6])) for m in ROUND.finditer(chunk)
+    ]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -238,9 +241,10 @@ def main() -> int:
                 ),
                 "prometheus_queries_per_minute": round((after[1] - before[1]) / args.minutes, 1),
                 "rounds": len(rounds),
-                "prometheus_queries_per_round_max": max((r[3] for r in rounds), default=None),
-                "round_seconds_p50": percentile([r[4] for r in rounds], 0.5),
-                "round_seconds_p99": percentile([r[4] for r in rounds], 0.99),
+                "failed_status_writes": sum(r[3] for r in rounds),
+                "prometheus_queries_per_round_max": max((r[4] for r in rounds), default=None),
+                "round_seconds_p50": percentile([r[5] for r in rounds], 0.5),
+                "round_seconds_p99": percentile([r[5] for r in rounds], 0.99),
                 "round_interval_seconds": float(os.environ.get("THRIFTY_RESYNC_SECONDS", "15")),
                 "operator_cpu_seconds_per_minute": round((after[2] - before[2]) / args.minutes, 2),
                 "operator_cpu_seconds_per_round": round((after[2] - before[2]) / max(len(rounds), 1), 2),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from thrifty.cli import main
 
-FRAMES = 6
+FRAMES = int(os.environ.get("THRIFTY_TRACE_FRAMES", "1"))  # more frames explain more and cost more
 TOP = 40
 
 
@@ -26,7 +26,7 @@ def _write_snapshots(path: Path, every: float) -> None:
         snapshot = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
         )
-        stats = snapshot.statistics("traceback")
+        stats = snapshot.statistics("traceback" if FRAMES > 1 else "lineno")
         total = sum(s.size for s in stats)
         lines = [f"== {time.strftime('%H:%M:%S')}: {total / 2**20:.1f} MiB traced, {len(stats)} places"]
         for stat in stats[:TOP]:

@@ -317,9 +317,10 @@ class RoundLogged:
 
 def evaluation_rounds_logged(operator: OperatorProcess) -> list[RoundLogged]:
     """Each evaluation round the operator logged ("evaluation round N: P policies (W status writes,
-    B busy), Q Prometheus queries, S s"), oldest first."""
+    B busy, F failed), Q Prometheus queries, S s"), oldest first."""
     pattern = re.compile(
-        r"evaluation round \d+: (\d+) policies \((\d+) status writes, (\d+) busy\), (\d+) Prometheus queries"
+        r"evaluation round \d+: (\d+) policies \((\d+) status writes, (\d+) busy, \d+ failed\), "
+        r"(\d+) Prometheus queries"
     )
     text = operator.log.read_text(errors="replace")
     return [RoundLogged(*(int(g) for g in m.groups())) for m in pattern.finditer(text)]

@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from thrifty.api.common import ResourceList, ResourceRequirements
 from thrifty.api.scaling_policy import ContainerRecommendation, Recommendation, ScalingPolicyStatus
@@ -190,6 +191,24 @@ def test_a_policy_already_being_evaluated_is_not_evaluated_again_at_once(
 
     assert policy_reconcile.evaluate_policy(raw, INDEXES) == "unchanged"
     assert written[0]["status"]["conditions"]
+
+
+def test_a_write_the_api_server_times_out_fails_that_policy_only_and_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def timed_out(body: Any, patch: Any, plural: str) -> bool:
+        calls.append(str(body.metadata.uid))
+        if len(calls) == 1:
+            raise ApiException(status=504, reason="Gateway Timeout")
+        return True
+
+    monkeypatch.setattr(policy_reconcile, "commit", timed_out)
+    raw = policy_body({"targetRef": {"kind": "Deployment", "name": "web"}}, {}, "uid-timeout")
+    assert policy_reconcile.evaluate_policy(raw, INDEXES) == "failed"
+    assert policy_reconcile.evaluate_policy(raw, INDEXES) == "written"  # not left busy
+    assert calls == ["uid-timeout", "uid-timeout"]
 
 
 def test_a_spec_the_models_refuse_stalls_with_the_field_named() -> None:

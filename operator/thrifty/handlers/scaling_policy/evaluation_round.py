@@ -44,6 +44,7 @@ class RoundSummary:
     policies: int
     written: int  # status writes: the policies whose status a user reads changed
     busy: int  # being evaluated by a kopf handler at the time: the next round has them
+    failed: int  # the API server refused or timed out a write: the next round tries again
     queries: int
     seconds: float
 
@@ -70,11 +71,13 @@ def _rounds(indexes: dict[str, Any]) -> None:
             log.exception("evaluation round %d failed", number)
             continue
         log.info(
-            "evaluation round %d: %d policies (%d status writes, %d busy), %d Prometheus queries, %.2f s",
+            "evaluation round %d: %d policies (%d status writes, %d busy, %d failed), %d Prometheus queries,"
+            " %.2f s",
             number,
             summary.policies,
             summary.written,
             summary.busy,
+            summary.failed,
             summary.queries,
             summary.seconds,
         )
@@ -92,6 +95,7 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
         len(policies),
         outcomes["written"],
         outcomes["busy"],
+        outcomes["failed"],
         int(_queries_sent() - queries_before),
         time.monotonic() - started,
     )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
@@ -48,6 +50,8 @@ __all__ = ["Evaluated", "conclude_policy", "evaluate_policy", "forget_policy", "
 
 RESOURCE = (GROUP, VERSION, "scalingpolicies")
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Locks:
@@ -74,19 +78,31 @@ def reconcile_scaling_policy(body: kopf.Body, **kwargs: Any) -> None:
     evaluate_policy(body, {name: value for name, value in kwargs.items() if isinstance(value, kopf.Index)})
 
 
-Evaluated = Literal["written", "unchanged", "busy"]
+Evaluated = Literal["written", "unchanged", "busy", "failed"]
 
 
 def evaluate_policy(raw: Mapping[str, Any], indexes: Mapping[str, Any]) -> Evaluated:
     """One evaluation of a policy, and whether it wrote status; "busy" when another evaluation of
     it is running. One at a time, whatever triggers it (a round and a spec edit can land together):
-    the one that finds it busy does nothing, and the next round sees the outcome."""
-    lock = _SINGLE_FLIGHT.of(str(raw.get("metadata", {}).get("uid", "")))
+    the one that finds it busy does nothing, and the next round sees the outcome. "failed" when the
+    API server refused a write: an action it was about to record stays in ``pendingAction``, and
+    the next round records it."""
+    meta = raw.get("metadata", {})
+    lock = _SINGLE_FLIGHT.of(str(meta.get("uid", "")))
     if not lock.acquire(blocking=False):
         return "busy"
     try:
         body = kopf.Body(dict(freshest(raw)))  # type: ignore[arg-type]  # kopf wraps any raw dict
         written = commit(body, conclude_policy(body, indexes), "scalingpolicies")
+    except ApiException as error:
+        log.warning(
+            "ScalingPolicy %s/%s: the API server answered %s %s; the next round tries again",
+            meta.get("namespace"),
+            meta.get("name"),
+            error.status,
+            error.reason,
+        )
+        return "failed"
     finally:
         lock.release()
     return "written" if written else "unchanged"
