@@ -25,7 +25,7 @@ from thrifty.sandbox.series import Container, Peak, Pod, peak_from_requests, wri
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError, QueryRunner, connect
-from thrifty.sources.usage import USAGE_QUERIES, NamespaceUsage, read_namespace_usage
+from thrifty.sources.usage import USAGE_QUERIES, NamespaceUsage, read_cluster_usage, read_namespace_usage
 
 HISTORY = timedelta(days=2)
 # Replicas read the trace 0, 1 and 2 steps apart (offsets up to 600 s in 300 s steps, one per pod).
@@ -188,6 +188,29 @@ def test_pooled_samples_match_the_trace(replayed: Replayed, settings: Prometheus
     assert app.pooled_memory().max() == pytest.approx(expected_memory_max, rel=0.01)
     # Two days at the 60 s step, per replica: nearly every grid point has a sample.
     assert len(app.pooled_cpu()) >= REPLICAS * (HISTORY.total_seconds() / 60 - 10)
+
+
+def test_a_read_from_the_first_sample_holds_what_the_full_read_holds(
+    replayed: Replayed, settings: PrometheusSettings
+) -> None:
+    """Reads after the first start at its earliest sample (14 days of empty steps cost Prometheus
+    seconds): the same containers, pods and samples, in fewer evaluated steps."""
+    lookback = HISTORY + timedelta(days=12)
+    full = read_cluster_usage(connect(settings), settings, (replayed.namespace,), replayed.end, lookback)[
+        replayed.namespace
+    ]
+    assert full.first_sample is not None
+    assert replayed.end.timestamp() - full.first_sample <= (HISTORY + timedelta(hours=1)).total_seconds()
+    since = read_cluster_usage(
+        connect(settings), settings, (replayed.namespace,), replayed.end, lookback, since=full.first_sample
+    )[replayed.namespace]
+    assert np.array_equal(full.times, since.times)
+    assert [(c.workload, c.container, c.pods) for c in since.containers] == [
+        (c.workload, c.container, c.pods) for c in full.containers
+    ]
+    for before, after in zip(full.containers, since.containers, strict=True):
+        assert np.array_equal(before.cpu_cores, after.cpu_cores, equal_nan=True)
+        assert np.array_equal(before.memory_bytes, after.memory_bytes, equal_nan=True)
 
 
 def test_requests_and_limits_are_the_deployments(replayed: Replayed, settings: PrometheusSettings) -> None:

@@ -115,6 +115,7 @@ class NamespaceUsage:
     missing_workloads: frozenset[WorkloadRef]  # asked for, but no series names them
     queries: int
     notes: tuple[str, ...]  # why data is missing, e.g. which metric has no series
+    first_sample: float | None = None  # unix seconds of the earliest CPU or memory sample on the grid
 
     def workload(self, kind: str, name: str) -> tuple[ContainerHistory, ...]:
         return tuple(c for c in self.containers if (c.kind, c.workload) == (kind, name))

@@ -107,12 +107,19 @@ def read_cluster_usage(
     namespaces: Sequence[str],
     end: datetime,
     lookback: timedelta | None = None,
+    since: float | None = None,
 ) -> dict[str, NamespaceUsage]:
     """``read_namespace_usage`` for every namespace of ``namespaces`` in the same five queries (a
-    sixth when usage comes back empty somewhere). Every namespace asked about has an answer."""
+    sixth when usage comes back empty somewhere). Every namespace asked about has an answer.
+
+    ``since``: no sample is older (an earlier read's ``first_sample``), so the range queries start
+    there rather than at the lookback's start. The grid, and so every array, is the same either way;
+    Prometheus evaluates a range step by step, so 14 days of steps cost seconds even when the
+    workloads are an hour old."""
     lookback_seconds = (lookback or settings.lookback).total_seconds()
     step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
     grid = TimeGrid.ending_at(end, lookback_seconds, step)
+    start = grid.start if since is None else min(grid.end, max(grid.start, int(since) // step * step))
     queries = NamespaceQueries(
         settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, int(lookback_seconds)
     )
@@ -120,9 +127,9 @@ def read_cluster_usage(
     scope = f"usage of namespaces {', '.join(namespaces)}"
     try:
         answers = {
-            "cpu": runner.range("cpu_usage", queries.cpu_usage(), grid.start, grid.end, grid.step),
+            "cpu": runner.range("cpu_usage", queries.cpu_usage(), start, grid.end, grid.step),
             "memory": runner.range(
-                "memory_working_set", queries.memory_working_set(), grid.start, grid.end, grid.step
+                "memory_working_set", queries.memory_working_set(), start, grid.end, grid.step
             ),
             "requests": runner.instant(
                 "resource_requests", queries.resources(settings.metrics.resource_requests), grid.end
@@ -164,9 +171,15 @@ def read_cluster_usage(
             missing_workloads=frozenset(),
             queries=runner.sent,
             notes=tuple(notes),
+            first_sample=_first_sample(of["cpu"] + of["memory"]),
         )
     log.debug("%s: %d Prometheus queries, %d points per series", scope, runner.sent, grid.points)
     return usages
+
+
+def _first_sample(series: Iterable[RawSeries]) -> float | None:
+    firsts = [float(item["values"][0][0]) for item in series if item.get("values")]
+    return min(firsts, default=None)
 
 
 def _by_namespace(series: Iterable[RawSeries]) -> dict[str, list[RawSeries]]:
