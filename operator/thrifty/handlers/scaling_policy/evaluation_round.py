@@ -25,7 +25,7 @@ from typing import Any
 
 import kopf
 
-from thrifty.handlers.cluster_indexes import policy_bodies
+from thrifty.handlers.cluster_indexes import StoredPolicy, policy_bodies
 from thrifty.handlers.round_cache import one_round
 from thrifty.handlers.scaling_policy import policy_reads
 from thrifty.handlers.scaling_policy.policy_reconcile import Evaluated, evaluate_policy, forget_policy
@@ -86,10 +86,10 @@ def _rounds(indexes: dict[str, Any]) -> None:
 def run_round(indexes: dict[str, Any]) -> RoundSummary:
     started, queries_before = time.monotonic(), _queries_sent()
     policies = policy_bodies(indexes)
-    policy_reads.round_scope.set(str(p.get("metadata", {}).get("namespace", "")) for p in policies)
+    policy_reads.round_scope.set(p.namespace for p in policies)
     with one_round(), ThreadPoolExecutor(ROUND_WORKERS, thread_name_prefix="evaluation") as pool:
-        outcomes = Counter(pool.map(lambda raw: _evaluate(raw, indexes), policies))
-    _forget_gone({str(p.get("metadata", {}).get("uid", "")) for p in policies})
+        outcomes = Counter(pool.map(lambda stored: _evaluate(stored, indexes), policies))
+    _forget_gone({p.uid for p in policies})
     _return_freed_memory()
     return RoundSummary(
         len(policies),
@@ -101,8 +101,8 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
     )
 
 
-def _evaluate(raw: dict[str, Any], indexes: dict[str, Any]) -> Evaluated | None:
-    return None if _STOP.is_set() else evaluate_policy(raw, indexes)
+def _evaluate(stored: StoredPolicy, indexes: dict[str, Any]) -> Evaluated | None:
+    return None if _STOP.is_set() else evaluate_policy(stored.raw(), indexes)
 
 
 _KNOWN: set[str] = set()
