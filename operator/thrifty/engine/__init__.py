@@ -26,6 +26,7 @@ __all__ = [
     "spec_checks",
     "spend_pricing",
     "spend_records",
+    "spot_fallback",
     "spot_mix",
     "status_changes",
     "workload_prices",
