@@ -17,7 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FallbackSettings", "PlacementDecision", "PlacementState", "SpotObservation", "next_placement_state"]
+__all__ = [
+    "FallbackSettings",
+    "PlacementDecision",
+    "PlacementState",
+    "SpotObservation",
+    "next_placement_state",
+]
 
 Mode = Literal["Placed", "Fallback"]
 
