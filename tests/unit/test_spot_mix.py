@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thrifty.engine.spot_mix import ReplicaSplit, on_demand_replicas, split_replicas
+from thrifty.engine.spot_mix import (
+    ReplicaSplit,
+    capacity_for_next_pod,
+    on_demand_replicas,
+    pod_to_move,
+    split_replicas,
+)
 
 
 def test_the_acceptance_counts() -> None:
@@ -46,3 +52,36 @@ def test_the_split_adds_up_and_spot_never_exceeds_its_share(replicas: int, base:
     assert min(replicas, base) <= split.on_demand <= replicas
     assert split.spot * 100 <= max(replicas - base, 0) * percent  # never more spot than asked
     assert (split.spot + 1) * 100 > max(replicas - base, 0) * percent  # and no less than its share allows
+
+
+def test_twenty_pods_created_one_after_another_land_at_the_split() -> None:
+    """`kubectl scale` from 1 to 21: each new pod goes where the split of all the pods so far says."""
+    on_demand, spot = 1, 0
+    for _ in range(20):
+        if capacity_for_next_pod(on_demand, spot, base=1, spot_percent=70) == "on-demand":
+            on_demand += 1
+        else:
+            spot += 1
+    assert (on_demand, spot) == (7, 14)
+
+
+@given(st.integers(1, 300), st.integers(0, 20), st.integers(0, 100))
+def test_pods_added_one_at_a_time_are_always_at_the_split(pods: int, base: int, percent: int) -> None:
+    on_demand = spot = 0
+    for count in range(1, pods + 1):
+        if capacity_for_next_pod(on_demand, spot, base, percent) == "on-demand":
+            on_demand += 1
+        else:
+            spot += 1
+        assert ReplicaSplit(on_demand, spot) == split_replicas(count, base, percent)
+
+
+def test_a_drift_is_corrected_by_a_swap_only() -> None:
+    target = split_replicas(11, base=1, spot_percent=70)  # 4 and 7
+    assert pod_to_move(6, 5, target) == "on-demand"  # a spot node came back: move one to spot
+    assert pod_to_move(2, 9, target) == "spot"
+    assert pod_to_move(4, 7, target) is None
+    # Scaled down to 9 pods but not yet re-split: moving would not help while both are at or under.
+    assert pod_to_move(4, 5, target) is None
+    # More pods than replicas on both sides (a rollout's surge): nothing to move.
+    assert pod_to_move(5, 8, target) is None
