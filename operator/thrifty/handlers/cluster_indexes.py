@@ -20,6 +20,7 @@ from thrifty.api.resource_budget import ResourceBudgetSpec, ResourceBudgetStatus
 from thrifty.engine.budget_caps import BudgetView, GovernedPolicy
 from thrifty.engine.conflicts import OtherAutoscaler
 from thrifty.engine.workload_records import Workload, WorkloadKey
+from thrifty.handlers.status_writer import without_managed_fields
 from thrifty.settings import ANNOTATION_PREFIX
 from thrifty.sources.autoscalers import autoscaler_target, hpa_from, vpa_from
 from thrifty.sources.workloads import workload_from
@@ -113,14 +114,14 @@ class StoredPolicy:
 def scaling_policy_bodies(body: kopf.Body, uid: str | None, **_: Any) -> dict[str, StoredPolicy]:
     """Every policy for the evaluation round, without managedFields, kopf's copy of the spec and
     kubectl's, which nothing here reads."""
-    raw = dict(body)
-    meta = {key: value for key, value in raw.get("metadata", {}).items() if key != "managedFields"}
+    kept = without_managed_fields(body)
+    meta = kept["metadata"]
     meta["annotations"] = {
         key: value
         for key, value in (meta.get("annotations") or {}).items()
         if not key.startswith(f"{ANNOTATION_PREFIX}/") and key != LAST_APPLIED
     }
-    compact = json.dumps({**raw, "metadata": meta}, separators=(",", ":"))
+    compact = json.dumps(kept, separators=(",", ":"))
     return {str(uid): StoredPolicy(str(meta.get("namespace", "")), str(uid), compact)}
 
 

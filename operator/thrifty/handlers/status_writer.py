@@ -38,6 +38,7 @@ __all__ = [
     "reconcile_guard",
     "record_change",
     "stalled",
+    "without_managed_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,12 @@ def commit(body: kopf.Body, patch: kopf.Patch, plural: str) -> bool:
     return True
 
 
+def without_managed_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``obj`` without ``metadata.managedFields``: most of an object's size, and nothing decides on it."""
+    meta = {key: value for key, value in obj.get("metadata", {}).items() if key != "managedFields"}
+    return {**obj, "metadata": meta}
+
+
 class _Written:
     """The objects this process wrote last, until the watch delivers them: a round that starts
     before the watch caught up must not decide on the status before its own write."""
@@ -243,10 +250,9 @@ class _Written:
         self._objects: dict[str, dict[str, Any]] = {}
 
     def remember(self, obj: dict[str, Any]) -> None:
-        # managedFields is most of a written object and nothing decides on it.
-        meta = {key: value for key, value in obj.get("metadata", {}).items() if key != "managedFields"}
+        kept = without_managed_fields(obj)
         with self._guard:
-            self._objects[str(meta.get("uid", ""))] = {**obj, "metadata": meta}
+            self._objects[str(kept["metadata"].get("uid", ""))] = kept
 
     def freshest(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         uid = str(raw.get("metadata", {}).get("uid", ""))
