@@ -15,7 +15,6 @@ the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 __all__ = [
     "FallbackSettings",
@@ -24,8 +23,6 @@ __all__ = [
     "SpotObservation",
     "next_placement_state",
 ]
-
-Mode = Literal["Placed", "Fallback"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +34,7 @@ class FallbackSettings:
 
 @dataclass(frozen=True)
 class PlacementState:
-    mode: Mode = "Placed"
-    since: float | None = None  # unix seconds the fallback began; None while Placed
+    fallback_since: float | None = None  # unix seconds a fallback began; None: Placed
 
 
 @dataclass(frozen=True)
@@ -57,8 +53,8 @@ class PlacementDecision:
 def next_placement_state(
     state: PlacementState, seen: SpotObservation, settings: FallbackSettings, now: float
 ) -> PlacementDecision:
-    if state.mode == "Fallback" and state.since is not None:
-        waited = now - state.since
+    if state.fallback_since is not None:
+        waited = now - state.fallback_since
         if waited < settings.return_after_seconds:
             return _fallback(state, f"on on-demand for {waited:.0f} s; spot is tried again after "
                              f"{settings.return_after_seconds:.0f} s")  # fmt: skip
@@ -70,7 +66,7 @@ def next_placement_state(
     pending = None if seen.oldest_pending_spot is None else now - seen.oldest_pending_spot
     if settings.enabled and pending is not None and pending >= settings.pending_seconds:
         return _fallback(
-            PlacementState("Fallback", now),
+            PlacementState(fallback_since=now),
             f"a spot pod was Pending for {pending:.0f} s (limit {settings.pending_seconds:.0f} s): its "
             "replicas run on on-demand",
         )
