@@ -65,15 +65,11 @@ def merged_state(remembered: HorizontalState, persisted: HorizontalState) -> Hor
 def with_change(state: HorizontalState, event: ScaleEvent) -> HorizontalState:
     """``state`` with ``event`` among its changes, unless it is there already. Status keeps whole
     seconds and this process keeps the exact time, so one change is known by its second."""
-    if any(_same_change(known, event) for known in state.events):
+    if any(_change_key(known) == _change_key(event) for known in state.events):
         return state
     events = sorted((*state.events, event), key=lambda e: (e.time, e.to_replicas))
     return HorizontalState(state.recommendations, tuple(events))
 
 
-def _same_change(a: ScaleEvent, b: ScaleEvent) -> bool:
-    return (math.floor(a.time), a.from_replicas, a.to_replicas) == (
-        math.floor(b.time),
-        b.from_replicas,
-        b.to_replicas,
-    )
+def _change_key(event: ScaleEvent) -> tuple[int, int, int]:
+    return math.floor(event.time), event.from_replicas, event.to_replicas
