@@ -110,6 +110,9 @@ def up() -> None:
     conditions = '{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\\n"}{end}'
     say("$ kubectl get scalingpolicy web -n demo -o jsonpath=<conditions>")
     say(kubectl(env, "get", "scalingpolicy", "web", "-n", "demo", "-o", f"jsonpath={conditions}"))
+    for field in ("placement", "cost"):
+        say(f"$ kubectl get scalingpolicy web -n demo -o jsonpath='{{.status.{field}}}'")
+        say(kubectl(env, "get", "scalingpolicy", "web", "-n", "demo", "-o", f"jsonpath={{.status.{field}}}"))
     say("Use it yourself:")
     for line in env.lines():
         say(f"  export {line}")

@@ -25,14 +25,17 @@ from typing import Final
 
 __all__ = [
     "ANNOTATION_PREFIX",
+    "CAPACITY_TYPE_ANNOTATION",
     "EVALUATION_SECONDS",
     "HORIZONTAL_SYNC_SECONDS",
+    "PLACEMENT_MARK_ANNOTATION",
     "RESYNC_SECONDS",
     "ROUND_WORKERS",
     "STATUS_REFRESH_SECONDS",
     "CostMetricNames",
     "MetricNames",
     "PrometheusSettings",
+    "WebhookSettings",
     "interval_seconds",
     "parse_duration",
     "positive_count",
@@ -215,6 +218,10 @@ def positive_count(name: str, default: int, environ: Mapping[str, str] | None = 
 
 # Kopf's progress, diff-base and finalizer live under this prefix, and so do Thrifty's annotations.
 ANNOTATION_PREFIX: Final = "thrifty.dev"
+# What the pod placement webhook writes on a pod it places: the capacity type it sent the pod to, and
+# a mark of that decision, by which the webhook knows the pod once the watch delivers it.
+CAPACITY_TYPE_ANNOTATION: Final = f"{ANNOTATION_PREFIX}/capacity-type"
+PLACEMENT_MARK_ANNOTATION: Final = f"{ANNOTATION_PREFIX}/placement"
 # How often the evaluation round goes over every ScalingPolicy (and every budget and CostPolicy is
 # re-checked); a round a horizontal sync, so each round has fresh load to decide on.
 RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 15.0)
@@ -237,3 +244,36 @@ def prometheus_settings() -> PrometheusSettings:
     if not _PROMETHEUS:
         _PROMETHEUS.append(PrometheusSettings.from_env())
     return _PROMETHEUS[0]
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """The pod placement webhook: where it listens, the host the API server calls it by, its
+    certificate, and whether the operator writes the MutatingWebhookConfiguration itself."""
+
+    port: int  # 0: no webhook, so new pods are not placed (drift is still corrected)
+    address: str
+    host: str
+    cert_dir: Path | None  # tls.crt and tls.key (a cert-manager Secret's keys); None: self-signed
+    write_configuration: bool
+    own_namespace: str | None  # the operator's namespace, never placed
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> WebhookSettings:
+        env = os.environ if env is None else env
+        raw_port = env.get("THRIFTY_WEBHOOK_PORT", "9443").strip()
+        if not raw_port.isdigit() or int(raw_port) > 65535:
+            raise ValueError(f"THRIFTY_WEBHOOK_PORT must be a port number or 0, got {raw_port!r}")
+        address = env.get("THRIFTY_WEBHOOK_ADDRESS", "127.0.0.1")
+        mode = env.get("THRIFTY_WEBHOOK_CONFIGURATION", "write")
+        if mode not in ("write", "none"):
+            raise ValueError(f"THRIFTY_WEBHOOK_CONFIGURATION must be write or none, got {mode!r}")
+        cert_dir = env.get("THRIFTY_WEBHOOK_CERT_DIR")
+        return WebhookSettings(
+            port=int(raw_port),
+            address=address,
+            host=env.get("THRIFTY_WEBHOOK_HOST") or address,
+            cert_dir=Path(cert_dir) if cert_dir else None,
+            write_configuration=mode == "write",
+            own_namespace=env.get("POD_NAMESPACE") or None,
+        )

@@ -12,7 +12,11 @@ from pathlib import Path
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.readiness import free_ports, http_ok
 
-TRACED = Path(__file__).with_name("traced_operator.py")
+# A diagnosis wrapper around `thrifty run`, and the variable that names the file it writes.
+DIAGNOSES = {
+    "memory": (Path(__file__).with_name("traced_operator.py"), "THRIFTY_TRACE_FILE"),
+    "stacks": (Path(__file__).with_name("sampled_operator.py"), "THRIFTY_SAMPLE_FILE"),
+}
 
 
 class Operator:
@@ -21,16 +25,17 @@ class Operator:
         env: SandboxEnv,
         log: Path,
         extra_env: Mapping[str, str] | None = None,
-        trace_memory: Path | None = None,
+        diagnosis: tuple[str, Path] | None = None,
     ) -> None:
-        """``trace_memory``: run under tracemalloc and write the largest holders there."""
+        """``diagnosis``: ("memory", file) runs it under tracemalloc, ("stacks", file) under a stack
+        sampler, each writing what it found to the file."""
         self.env, self.log, self.extra_env = env, log, dict(extra_env or {})
-        self.trace_memory = trace_memory
+        self.diagnosis = diagnosis
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = 0
 
     def start(self, wait_live: bool = True) -> Operator:
-        liveness, self.metrics_port = free_ports(2)
+        liveness, self.metrics_port, webhook = free_ports(3)
         environ = {
             **os.environ,
             "KUBECONFIG": str(self.env.kubeconfig),
@@ -39,13 +44,14 @@ class Operator:
             **self.extra_env,
         }
         program = ["-m", "thrifty.cli"]
-        if self.trace_memory is not None:
-            program = [str(TRACED)]
-            environ["THRIFTY_TRACE_FILE"] = str(self.trace_memory)
+        if self.diagnosis is not None:
+            kind, written_to = self.diagnosis
+            wrapper, variable = DIAGNOSES[kind]
+            program, environ[variable] = [str(wrapper)], str(written_to)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, *program, "run", f"--liveness=http://127.0.0.1:{liveness}/healthz",
-                 f"--metrics-port={self.metrics_port}"],
+                 f"--metrics-port={self.metrics_port}", f"--webhook-port={webhook}"],
                 stdout=out, stderr=subprocess.STDOUT, env=environ,
             )  # fmt: skip
         while wait_live and not http_ok(f"http://127.0.0.1:{liveness}/healthz"):

@@ -179,6 +179,11 @@ def main() -> int:
         type=Path,
         help="run the operator under tracemalloc, its largest holders to this file",
     )
+    parser.add_argument(
+        "--sample-stacks",
+        type=Path,
+        help="run the operator under a stack sampler, where its evaluation threads spend time to this file",
+    )
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="thrifty-scale-") as scratch:
@@ -193,7 +198,14 @@ def main() -> int:
             cluster.kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             cluster.kubectl(env, "apply", "-f", "-", input=manifests(args.policies, args.namespaces))
             log_path = Path(scratch) / "operator.log"
-            operator = Operator(env, log_path, trace_memory=args.trace_memory)
+            diagnosis = (
+                ("memory", args.trace_memory)
+                if args.trace_memory
+                else ("stacks", args.sample_stacks)
+                if args.sample_stacks
+                else None
+            )
+            operator = Operator(env, log_path, diagnosis=diagnosis)
             operator.start()
             started = time.monotonic()
             metrics_port = operator.metrics_port

@@ -120,7 +120,7 @@ class OperatorProcess:
         self.extra_env = dict(extra_env or {})
         self.namespaces = tuple(namespaces)
         self.extra_args = tuple(extra_args)
-        self.port, self.metrics_port = free_ports(2)
+        self.port, self.metrics_port, self.webhook_port = free_ports(3)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OperatorProcess:
@@ -140,6 +140,7 @@ class OperatorProcess:
                     "run",
                     f"--liveness=http://127.0.0.1:{self.port}/healthz",
                     f"--metrics-port={self.metrics_port}",
+                    f"--webhook-port={self.webhook_port}",
                     *(f"--namespace={namespace}" for namespace in self.namespaces),
                     *self.extra_args,
                 ],

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from thrifty.api import crdgen
 from thrifty.api.common import ApiModel
-from thrifty.api.kinds import KINDS, SCALING_POLICY, Kind
+from thrifty.api.kinds import COST_POLICY, KINDS, SCALING_POLICY, Kind
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
@@ -134,7 +134,7 @@ def test_crd_layout() -> None:
 def test_scaling_policy_printer_columns() -> None:
     columns = CRDS[KINDS.index(SCALING_POLICY)]["spec"]["versions"][0]["additionalPrinterColumns"]
     assert [c["name"] for c in columns] == [
-        "Target", "Mode", "Replicas", "Recommended", "CPU", "Memory", "Savings/mo", "Ready", "Age",
+        "Target", "Mode", "Replicas", "Recommended", "CPU", "Memory", "Savings/mo", "Spot%", "Ready", "Age",
     ]  # fmt: skip
     ready = next(c for c in columns if c["name"] == "Ready")
     assert ready["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
@@ -144,6 +144,20 @@ def test_scaling_policy_printer_columns() -> None:
         "jsonPath": ".metadata.creationTimestamp",
         "description": "Time since creation",
     }
+
+
+def test_cost_policy_printer_columns_show_the_summary() -> None:
+    columns = CRDS[KINDS.index(COST_POLICY)]["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert [(c["name"], c["jsonPath"]) for c in columns] == [
+        ("Currency", ".spec.pricing.currency"),
+        ("Spot-Target", ".spec.spot.targetPercent"),
+        ("Nodes", ".status.summary.nodes"),
+        ("Spot-Nodes", ".status.summary.spotNodes"),
+        ("Cost/h", ".status.summary.hourlyCost"),
+        ("Spot%", ".status.summary.spotReplicaPercent"),
+        ("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        ("Age", ".metadata.creationTimestamp"),
+    ]
 
 
 def test_conditions_merge_by_type() -> None:

@@ -93,7 +93,7 @@ def test_a_predictive_condition_is_gone_once_spec_horizontal_is_removed() -> Non
     assert "Predictive" not in types
     assert "MetricsAvailable" not in types
     assert "BudgetLimited" not in types
-    assert types == ["Ready", "ContainersFound", "TargetFound"]
+    assert types == ["Ready", "ContainersFound", "SpotPlacement", "TargetFound"]
     assert status["currentReplicas"] == 3
 
 

@@ -1,9 +1,12 @@
 """Writes to the cluster as field manager ``thrifty``: workload replicas and resources, the status of
-Thrifty's resources, Events, the operator's Lease, and the budget webhook."""
+Thrifty's resources, Events, the operator's Lease, the budget webhook, pod
+moves for placement and the placement webhook's configuration."""
 
 __all__ = [
+    "admission_registration",
     "leader_lease",
     "object_events",
+    "pod_moves",
     "status_writes",
     "webhook",
     "workload_replicas",

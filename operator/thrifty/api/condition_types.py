@@ -42,6 +42,7 @@ class PolicyCondition:
     RECOMMENDATION: Final = "Recommendation"
     PREDICTIVE: Final = "Predictive"
     BUDGET_LIMITED: Final = "BudgetLimited"
+    SPOT_PLACEMENT: Final = "SpotPlacement"
 
 
 class PolicyReason:
@@ -79,6 +80,11 @@ class PolicyReason:
     NO_FORECAST: Final = "NoForecast"
     NOT_LIMITED: Final = "NotLimited"
     BUDGET_ENFORCED: Final = "BudgetEnforced"
+    PLACED: Final = "Placed"
+    PLACING: Final = "Placing"
+    FALLBACK: Final = "Fallback"
+    NOT_ELIGIBLE: Final = "NotEligible"
+    NOT_CONFIGURED: Final = "NotConfigured"
 
 
 class BudgetCondition:

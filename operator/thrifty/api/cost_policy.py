@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Final, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
@@ -51,6 +52,18 @@ MAX_INSTANCE_VCPU: Final = 4096
 MAX_INSTANCE_MEMORY_GIB: Final = 65536
 MAX_INSTANCE_GPUS: Final = 64
 _PRICE_BOUND: Final = "0 to 1000000"
+
+# AWS Spot Advisor's bands of how often an instance type's spot capacity is interrupted in a month.
+InterruptionFrequency = Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"]
+# The interruption risk each band counts as: its upper bound, so savings weighted by it are never
+# overstated within the band. ">20%" has no upper bound: 0.25 continues the steps of 5 points.
+INTERRUPTION_RISK: Final[Mapping[str, float]] = {
+    "<5%": 0.05,
+    "5-10%": 0.10,
+    "10-15%": 0.15,
+    "15-20%": 0.20,
+    ">20%": 0.25,
+}
 
 
 def _gpu_model_rules() -> list[dict[str, str]]:
@@ -159,6 +172,14 @@ class InstancePrice(ApiModel):
         le=MAX_PRICE,
         description=f"Effective hourly price under a reservation or savings plan, {_PRICE_BOUND}. Unset: "
         "not reserved.",
+    )
+    interruption_frequency: InterruptionFrequency | None = Field(
+        default=None,
+        description="How often this type's spot capacity is interrupted in a month, as AWS Spot Advisor "
+        'publishes it: "<5%", "5-10%", "10-15%", "15-20%" or ">20%". ScalingPolicy '
+        "status.cost.monthlySpotSavingsRiskWeighted weights spot savings by (1 - risk), counting each "
+        "band at its upper bound (0.05, 0.10, 0.15, 0.20) and >20% at 0.25, so they are not overstated. "
+        "Unset: unknown, and workloads whose spot nodes are of this type get no risk-weighted figure.",
     )
 
 
@@ -423,16 +444,40 @@ class CostPolicySpec(ApiModel):
 
 
 class CostPolicySummary(ApiModel):
-    """A few figures about the cluster under this policy."""
+    """A few figures about the cluster under this policy, refreshed every resync. Only the CostPolicy
+    in use (named default) has them."""
 
     pricing_source: str | None = Field(
-        default=None, description="Where prices came from: Rates, Catalog or OpenCost."
+        default=None,
+        description="Where node prices come from: Catalog (spec.pricing.catalog lists instance types; a "
+        "node of a type it does not list is priced at the rates) or Rates (no catalog: the per-resource "
+        "rates price every node).",
     )
-    nodes: int | None = Field(default=None, description="Nodes seen.")
-    spot_nodes: int | None = Field(default=None, description="Nodes on spot capacity.")
-    hourly_cost: float | None = Field(default=None, description="Cost of all nodes per hour, in currency.")
+    nodes: int | None = Field(default=None, description="Nodes in the cluster.")
+    spot_nodes: int | None = Field(
+        default=None,
+        description="Nodes on spot capacity, told apart by spec.pricing.nodeLabels.capacityType.",
+    )
+    hourly_cost: float | None = Field(
+        default=None,
+        description="What the priced nodes cost per hour, in pricing.currency, to 4 decimals: each node's "
+        "catalog price (the spot price on spot nodes, the reserved price on on-demand nodes when the "
+        "catalog gives one), or its capacity at the rates. Nodes counted in unpricedNodes are left "
+        "out. Unset: no node could be priced.",
+    )
+    unpriced_nodes: int | None = Field(
+        default=None,
+        description="Nodes left out of hourlyCost: their instance type is not in the catalog and the "
+        "node reports no CPU or memory capacity (status.capacity) to price it at the rates.",
+    )
     spot_replica_percent: float | None = Field(
-        default=None, description="Percent of eligible replicas above onDemandBase running on spot."
+        default=None,
+        description="Percent of eligible replicas above onDemandBase running on spot now, to 0.1, over "
+        "every Ready ScalingPolicy whose workload placement considers (status.placement set, SpotPlacement "
+        "neither NotEligible nor NotConfigured): the sum of min(spot, onDemand + spot - base) over the "
+        "sum of max(onDemand + spot - base, 0), from status.placement's onDemand and spot pods (on, or "
+        "sent to, each capacity type), where base is the policy's spec.placement.onDemandBase, else "
+        "this CostPolicy's spot.onDemandBase. Unset: no such replicas.",
     )
 
 

@@ -96,6 +96,7 @@ SCALING_POLICY: Final = Kind(
         PrinterColumn("CPU", "string", ".status.summary.cpu", "CPU request now→recommended"),
         PrinterColumn("Memory", "string", ".status.summary.memory", "Memory request now→recommended"),
         PrinterColumn("Savings/mo", "string", ".status.summary.savings", "Monthly savings if recommended"),
+        PrinterColumn("Spot%", "integer", ".status.placement.spotPercent", "Percent of the pods on spot now"),
         READY_COLUMN,
         AGE_COLUMN,
     ),
@@ -117,6 +118,7 @@ RESOURCE_BUDGET: Final = Kind(
         PrinterColumn("Period", "string", ".spec.period", "Daily, Weekly or Monthly"),
         PrinterColumn("Spent", "number", ".status.spent", "Spent so far this period"),
         PrinterColumn("Forecast", "number", ".status.forecast", "Forecast spend at the end of the period"),
+        PrinterColumn("Per-Hour", "number", ".status.hourlyRate", "Spend per hour now"),
         PrinterColumn("Utilization", "number", ".status.utilizationPercent", "Spent, in percent of amount"),
         PrinterColumn("State", "string", ".status.state", "OK, Warning, ForecastOverrun or Exceeded"),
         READY_COLUMN,
@@ -138,6 +140,17 @@ COST_POLICY: Final = Kind(
     printer_columns=(
         PrinterColumn("Currency", "string", ".spec.pricing.currency", "Currency of all prices"),
         PrinterColumn("Spot-Target", "integer", ".spec.spot.targetPercent", "Percent of replicas on spot"),
+        PrinterColumn("Nodes", "integer", ".status.summary.nodes", "Nodes in the cluster"),
+        PrinterColumn("Spot-Nodes", "integer", ".status.summary.spotNodes", "Nodes on spot capacity"),
+        PrinterColumn(
+            "Cost/h", "number", ".status.summary.hourlyCost", "What the priced nodes cost per hour"
+        ),
+        PrinterColumn(
+            "Spot%",
+            "number",
+            ".status.summary.spotReplicaPercent",
+            "Percent of replicas above the base on spot",
+        ),
         READY_COLUMN,
         AGE_COLUMN,
     ),

@@ -204,6 +204,13 @@ class ResourceBudgetStatus(ApiModel):
     forecast: float | None = Field(
         default=None, description="Forecast spend at the end of the period, in currency units."
     )
+    hourly_rate: float | None = Field(
+        default=None,
+        description="Spend per hour in the newest step of the spend data, in currency units: what the scope "
+        "costs now. The step is 10 minutes for a Daily budget and 15 for Weekly and Monthly ones (the data "
+        "reaches eight days before the period), so a move to cheaper capacity such as spot shows within one "
+        "step, while spent only grows more slowly.",
+    )
     forecast_method: str | None = Field(
         default=None, description="How the forecast was made, e.g. Linear or Seasonal."
     )

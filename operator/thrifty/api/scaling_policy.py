@@ -529,6 +529,30 @@ class Vertical(ApiModel):
     )
 
 
+class Placement(ApiModel):
+    """This workload's spot/on-demand mix, over the CostPolicy's spot section. In Apply mode new pods
+    are sent to the capacity type that keeps the mix (a mutating webhook on pod creation), and a drift
+    is corrected one eviction at a time; Recommend mode shows the mix and places nothing."""
+
+    enabled: bool = Field(
+        default=True, description="false: this workload's pods are never placed by Thrifty. Default: true."
+    )
+    target_percent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Percent of the replicas above onDemandBase to run on spot, 0-100. Unset: the "
+        "CostPolicy's spot.targetPercent.",
+    )
+    on_demand_base: int | None = Field(
+        default=None,
+        ge=0,
+        le=100000,
+        description="Replicas that always run on on-demand capacity, 0-100000. Unset: the CostPolicy's "
+        "spot.onDemandBase.",
+    )
+
+
 class ScalingPolicySpec(ApiModel):
     """Desired scaling and right-sizing of one workload."""
 
@@ -563,6 +587,11 @@ class ScalingPolicySpec(ApiModel):
     vertical: Vertical | None = Field(
         default=None,
         description="Request right-sizing. Unset: container resources are left alone.",
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description="Spot/on-demand placement of the workload's pods. Unset: the CostPolicy's spot "
+        "section alone decides (and without one, nothing is placed).",
     )
 
 
@@ -659,12 +688,37 @@ class ScalingHistory(ApiModel):
 class Cost(ApiModel):
     """Monthly cost of the workload's requests at the CostPolicy's prices."""
 
-    monthly_current: float | None = Field(default=None, description="Monthly cost at current size.")
+    monthly_current: float | None = Field(
+        default=None,
+        description="Monthly cost of the replicas at their current requests, each pod at the rates of the "
+        "node it runs on now (spot or on-demand, catalog or default rates).",
+    )
     monthly_recommended: float | None = Field(
-        default=None, description="Monthly cost at the recommended size."
+        default=None,
+        description="Monthly cost at the recommended requests; for a workload placement steers, at its "
+        "target spot/on-demand mix (each pod at the mean rates of the cluster's nodes of its type).",
     )
     monthly_savings: float | None = Field(
         default=None, description="monthlyCurrent - monthlyRecommended; negative when the workload grows."
+    )
+    monthly_spot_savings: float | None = Field(
+        default=None,
+        description="What the pods the spot/on-demand mix puts on spot save a month at the recommended "
+        "size: (on-demand - spot price of their requests) x hours per month, at the mean rates of the "
+        "cluster's nodes of each capacity type. Set while placement considers the workload "
+        "(status.placement, SpotPlacement Placed, Placing, Fallback or Recommended).",
+    )
+    monthly_spot_savings_risk_weighted: float | None = Field(
+        default=None,
+        description="monthlySpotSavings x (1 - risk), where risk is the mean interruption risk of the "
+        "cluster's spot nodes, from the CostPolicy catalog's interruptionFrequency of their instance "
+        "types. Unset when some spot node's interruption frequency is unknown; spotRisk says which.",
+    )
+    spot_risk: str | None = Field(
+        default=None,
+        description="The interruption risk behind monthlySpotSavingsRiskWeighted and where it comes from, "
+        'e.g. "risk 5-10% (0.10) from m5.large", or why it is unknown, e.g. "interruption frequency '
+        'unknown for instance types m5.xlarge".',
     )
     currency: str | None = Field(default=None, description="Currency of the amounts, e.g. USD.")
 
@@ -695,6 +749,33 @@ class Summary(ApiModel):
     savings: str | None = Field(default=None, description='Monthly savings with currency, e.g. "12.40 USD".')
 
 
+class PlacementStatus(ApiModel):
+    """Where the workload's pods run, by capacity type, and the mix they are steered to."""
+
+    target_on_demand: int | None = Field(default=None, description="Pods the mix puts on on-demand.")
+    target_spot: int | None = Field(default=None, description="Pods the mix puts on spot.")
+    on_demand: int | None = Field(default=None, description="Pods on (or sent to) on-demand capacity now.")
+    spot: int | None = Field(default=None, description="Pods on (or sent to) spot capacity now.")
+    unplaced: int | None = Field(
+        default=None,
+        description="Pods waiting for a node with no capacity type chosen (created while "
+        "Thrifty was not answering).",
+    )
+    spot_percent: int | None = Field(
+        default=None, description="Percent of the placed pods on spot now, for kubectl get."
+    )
+    fallback_since: DateTime | None = Field(
+        default=None,
+        description="Set while the spot pods run on on-demand because spot capacity did not take them, "
+        "RFC 3339: spot is tried again spot.fallback.returnAfterSeconds after it.",
+    )
+    last_action: LastAction | None = Field(
+        default=None,
+        description="The last placement change: Move (one pod evicted to be created on the other type), "
+        "ReplacePending (spot pods waiting for a node deleted in a fallback), Fallback or Return.",
+    )
+
+
 class ScalingPolicyStatus(ApiModel):
     """What the operator observed and decided. Written by the operator only."""
 
@@ -706,7 +787,8 @@ class ScalingPolicyStatus(ApiModel):
         "NoData, PrometheusUnavailable, or Conflict in Apply mode), TargetFound, ContainersFound, "
         "MetricsAvailable (usage history could be read), Recommendation (Recommended, Unchanged or "
         "InsufficientHistory), Conflict (an HPA on CPU/memory or an updating VPA sizes the same workload), "
-        "BudgetLimited (a ResourceBudget holds scale-up back), "
+        "BudgetLimited (a ResourceBudget holds scale-up back), SpotPlacement (Placed, Placing, Fallback, "
+        "NotEligible, Recommended or NotConfigured), "
         "ForecastActive (predictive scaling is steering)."
     )
     current_replicas: int | None = Field(default=None, description="Replicas of the workload now.")
@@ -728,6 +810,9 @@ class ScalingPolicyStatus(ApiModel):
         default=None, description="State of the horizontal algorithm (stabilization, rate limits, cooldowns)."
     )
     summary: Summary | None = Field(default=None, description="Short strings shown by kubectl get.")
+    placement: PlacementStatus | None = Field(
+        default=None, description="Spot/on-demand placement: the pods by capacity type and the target mix."
+    )
 
 
 class ScalingPolicy(ApiModel):

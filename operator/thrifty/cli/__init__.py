@@ -51,6 +51,35 @@ def _build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("POD_NAMESPACE", "default"),
         help="namespace of the Lease (default: $POD_NAMESPACE, else %(default)s)",
     )
+    run.add_argument(
+        "--webhook-port",
+        type=int,
+        default=None,
+        help="port of the pod placement webhook, 0 to serve none (default: $THRIFTY_WEBHOOK_PORT, else 9443)",
+    )
+    run.add_argument(
+        "--webhook-address",
+        default=None,
+        help="address the webhook listens on (default: $THRIFTY_WEBHOOK_ADDRESS, else 127.0.0.1)",
+    )
+    run.add_argument(
+        "--webhook-host",
+        default=None,
+        help="host the API server calls the webhook by (default: $THRIFTY_WEBHOOK_HOST, else the address)",
+    )
+    run.add_argument(
+        "--webhook-cert-dir",
+        default=None,
+        help="directory with tls.crt and tls.key (and ca.crt) for the webhook; default: "
+        "$THRIFTY_WEBHOOK_CERT_DIR, else a self-signed certificate made at start",
+    )
+    run.add_argument(
+        "--webhook-configuration",
+        choices=("write", "none"),
+        default=None,
+        help="write: the operator writes the MutatingWebhookConfiguration thrifty-pod-placement itself; "
+        "none: the installer does (default: $THRIFTY_WEBHOOK_CONFIGURATION, else write)",
+    )
     run.add_argument("--verbose", action="store_true", help="log at debug level")
 
     recommend = commands.add_parser(
@@ -88,12 +117,26 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_WEBHOOK_FLAGS = {
+    "webhook_port": "THRIFTY_WEBHOOK_PORT",
+    "webhook_address": "THRIFTY_WEBHOOK_ADDRESS",
+    "webhook_host": "THRIFTY_WEBHOOK_HOST",
+    "webhook_cert_dir": "THRIFTY_WEBHOOK_CERT_DIR",
+    "webhook_configuration": "THRIFTY_WEBHOOK_CONFIGURATION",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "run":
         # The one way into the operator: the other commands use only the engine and sources.
         from thrifty.handlers import runner
 
+        for flag, variable in _WEBHOOK_FLAGS.items():
+            value = getattr(args, flag)
+            if value is not None:
+                # Handlers read their settings from the environment, as in a cluster.
+                os.environ[variable] = str(value)
         return runner.run(
             namespaces=args.namespace,
             liveness=args.liveness,

@@ -1,5 +1,5 @@
 """Every decision, pure numpy, and the plain records it decides on: right-sizing, horizontal and
-predictive scaling, schedules, cost, budgets and their caps, conflicts. No kopf, kubernetes or
+predictive scaling, schedules, cost, budgets and their caps, conflicts, spot placement. No kopf, kubernetes or
 Prometheus client."""
 
 __all__ = [
@@ -8,10 +8,13 @@ __all__ = [
     "budget_status",
     "conflicts",
     "cost",
+    "cost_policy_summary",
     "forecast",
     "horizontal",
     "leader_lease",
     "pending_actions",
+    "placement_decision",
+    "pod_placement",
     "policy_replicas",
     "policy_requests",
     "predictive",
@@ -28,6 +31,7 @@ __all__ = [
     "spend_records",
     "spot_fallback",
     "spot_mix",
+    "spot_savings",
     "status_changes",
     "workload_prices",
     "workload_records",

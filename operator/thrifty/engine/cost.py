@@ -158,8 +158,22 @@ class GpuPrices:
 
 
 @dataclass(frozen=True)
+class SpotInterruption:
+    """How often an instance type's spot capacity is taken back: the band as published (AWS Spot
+    Advisor's "5-10%") and the chance in a month it counts as (0.10)."""
+
+    frequency: str
+    risk: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.risk <= 1:
+            raise ValueError(f"an interruption risk is a fraction in [0, 1], got {self}")
+
+
+@dataclass(frozen=True)
 class InstanceType:
-    """One catalog entry: an instance type's shape and hourly prices (spot and reserved optional)."""
+    """One catalog entry: an instance type's shape and hourly prices (spot and reserved optional), and
+    how often its spot capacity is interrupted (None: unknown)."""
 
     name: str
     vcpus: float
@@ -168,6 +182,7 @@ class InstanceType:
     gpus: int = 0
     spot: float | None = None
     reserved: float | None = None
+    interruption: SpotInterruption | None = None
 
     def __post_init__(self) -> None:
         if self.vcpus <= 0 or self.memory_gib <= 0 or self.gpus < 0:
@@ -259,6 +274,13 @@ def _first_label(labels: Mapping[str, str], keys: Sequence[str]) -> str | None:
     return None
 
 
+def node_instance_type(
+    labels: Mapping[str, str], keys: Sequence[str] = DEFAULT_INSTANCE_TYPE_LABELS
+) -> str | None:
+    """The node's instance type, from the first of ``keys`` present on it; None when none is."""
+    return _first_label(labels, keys)
+
+
 def capacity_type(labels: Mapping[str, str], keys: Sequence[SpotLabel] = DEFAULT_SPOT_LABELS) -> CapacityType:
     """Spot or on-demand, from the first of ``keys`` present on the node: spot when its value is one of
     that key's spot values. A node carrying none of the keys is on-demand, the conservative (dearer)
@@ -304,7 +326,7 @@ def rates_for_node(labels: Mapping[str, str], capacity: NodeCapacity | None, boo
     ``capacity`` only serves ``hourly_price`` and the GPU count; it may be None.
     """
     kind = capacity_type(labels, book.capacity_type_labels)
-    instance = _first_label(labels, book.instance_type_labels)
+    instance = node_instance_type(labels, book.instance_type_labels)
     model = _first_label(labels, book.gpu_model_labels)
     gpu_rate = gpu_price(book, kind, model)
     entry = book.catalog.get(instance) if instance else None

@@ -227,14 +227,29 @@ def _cost(
     now = monthly_request_cost(
         *_totals(decided, False), prices.rates, replicas=replicas, hours_per_month=prices.hours_per_month
     ).total
+    recommended = _totals(decided, True)
     then = monthly_request_cost(
-        *_totals(decided, True), prices.rates, replicas=replicas, hours_per_month=prices.hours_per_month
+        *recommended,
+        prices.planned or prices.rates,
+        replicas=replicas,
+        hours_per_month=prices.hours_per_month,
     ).total
-    return Cost(
+    cost = Cost(
         monthly_current=round(now, 2),
         monthly_recommended=round(then, 2),
         monthly_savings=round(now - then, 2),
         currency=prices.currency,
+    )
+    if prices.spot_plan is None:
+        return cost
+    spot = prices.spot_plan.savings(*recommended, hours_per_month=prices.hours_per_month)
+    weighted = None if spot.risk_weighted is None else round(spot.risk_weighted, 2)
+    return cost.model_copy(
+        update={
+            "monthly_spot_savings": round(spot.monthly, 2),
+            "monthly_spot_savings_risk_weighted": weighted,
+            "spot_risk": spot.note,
+        }
     )
 
 

@@ -50,6 +50,14 @@ class BudgetSpend:
         inside = (self.times > start) & (self.times <= end)
         return float(np.nansum(self.step_spend[inside]))
 
+    def latest_hourly_rate(self) -> float | None:
+        """Spend per hour in the newest step the scope was seen in: what it costs now, at the rates of
+        the nodes its pods ran on then. None before any step was seen."""
+        known = np.flatnonzero(~np.isnan(self.step_spend))
+        if not len(known):
+            return None
+        return float(self.step_spend[known[-1]]) * 3600.0 / self.step_seconds
+
     def stale_at(self, now: float) -> bool:
         """Whether the newest cost sample is too old to act on. No sample at all is a scope without
         containers (spend 0), not stale data; the newest grid point lags ``now`` by up to a step, so

@@ -4,7 +4,8 @@ Two states, kept in the cluster (the policy's status) so that a restarted operat
 
 - **Placed**: the mix is the target. A spot pod Pending for ``pendingSeconds`` or longer (no spot
   capacity will take it) starts a fallback.
-- **Fallback** since a time: every replica runs on on-demand. Once ``returnAfterSeconds`` have passed
+- **Fallback** since a time: new pods, and the spot pods still waiting for a node, go to on-demand;
+  spot pods that run keep running. Once ``returnAfterSeconds`` have passed
   and a spot node is schedulable again, the workload is Placed again; its replicas move back one pod
   at a time, and a returned pod that stays Pending starts the next fallback.
 

@@ -8,11 +8,11 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import kopf
 import prometheus_client
 
 from thrifty.engine.leader_lease import LeaseTiming
 from thrifty.handlers.leader_election import leading
+from thrifty.handlers.operator_loop import run_operator
 
 
 def run(
@@ -36,11 +36,11 @@ def run(
     from thrifty.handlers import registry  # noqa: F401  (registers the handlers)
 
     if leader_election is None:
-        kopf.run(clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness)
+        run_operator(clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness)
         return 0
     e = leader_election
     with leading(e.namespace, e.name, e.identity, liveness, LeaseTiming()):
-        kopf.run(clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness)
+        run_operator(clusterwide=not namespaces, namespaces=list(namespaces), liveness_endpoint=liveness)
     return 0
 
 

@@ -35,6 +35,10 @@ def workload_from(kind: str, obj: Mapping[str, Any]) -> Workload:
             if str(k).startswith(f"{ANNOTATION_PREFIX}/")
         },
         priority_class=template.get("priorityClassName"),
+        pod_labels={
+            str(k): str(v)
+            for k, v in (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).items()
+        },
     )
 
 

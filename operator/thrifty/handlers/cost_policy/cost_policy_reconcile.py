@@ -1,15 +1,26 @@
-"""CostPolicy: check what the schema cannot (which policy is in use), report it."""
+"""CostPolicy: check what the schema cannot (which policy is in use), and sum up the cluster under
+the one in use (status.summary)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from thrifty import GROUP, VERSION
-from thrifty.api.condition_types import COST_POLICY_CONDITIONS, CostPolicyCondition, CostPolicyReason
-from thrifty.api.conditions import Observation
+from thrifty.api.condition_types import (
+    COST_POLICY_CONDITIONS,
+    CostPolicyCondition,
+    CostPolicyReason,
+    PolicyCondition,
+)
+from thrifty.api.conditions import READY, Observation
 from thrifty.api.cost_policy import ACTIVE_COST_POLICY, CostPolicySpec, CostPolicyStatus
+from thrifty.api.scaling_policy import Placement, PlacementStatus
+from thrifty.engine.cost_policy_summary import PlacedReplicas, cost_policy_summary, placed_replicas
+from thrifty.handlers.cluster_indexes import cluster_nodes, policy_bodies
 from thrifty.handlers.status_writer import Conclusions, committed, publish, reconcile_guard
 from thrifty.settings import RESYNC_SECONDS
 
@@ -24,9 +35,16 @@ RESOURCE = (GROUP, VERSION, "costpolicies")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
 @committed("costpolicies")
 @reconcile_guard(COST_POLICY_CONDITIONS, CostPolicyStatus)
-def reconcile_cost_policy(body: kopf.Body, spec: kopf.Spec, name: str, patch: kopf.Patch, **_: Any) -> None:
+def reconcile_cost_policy(
+    body: kopf.Body, spec: kopf.Spec, name: str, patch: kopf.Patch, **indexes: Any
+) -> None:
     policy = CostPolicySpec.model_validate(dict(spec))
     status = CostPolicyStatus.model_validate(body.get("status") or {})
+    if name == ACTIVE_COST_POLICY:
+        nodes = [(node.labels, node.capacity) for node in cluster_nodes(indexes)]
+        status = status.model_copy(
+            update={"summary": cost_policy_summary(policy, nodes, _placed_workloads(indexes, policy))}
+        )
     publish(
         body,
         patch,
@@ -35,6 +53,29 @@ def reconcile_cost_policy(body: kopf.Body, spec: kopf.Spec, name: str, patch: ko
         Conclusions(prerequisites=[_in_use(name)]),
         ready=(CostPolicyReason.ACTIVE, f"prices in {policy.pricing.currency} apply to every workload"),
     )
+
+
+def _placed_workloads(indexes: Mapping[str, Any], policy: CostPolicySpec) -> list[PlacedReplicas]:
+    """Every Ready ScalingPolicy's workload that placement considers, as its last status shows it."""
+    found = []
+    for stored in policy_bodies(indexes):
+        raw = stored.raw()
+        spec, status = raw.get("spec") or {}, raw.get("status") or {}
+        try:
+            override = Placement.model_validate(spec["placement"]) if spec.get("placement") else None
+            placement = (
+                PlacementStatus.model_validate(status["placement"]) if status.get("placement") else None
+            )
+        except ValidationError:
+            continue  # the policy's own reconcile reports what is wrong with it
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        if (conditions.get(READY) or {}).get("status") != "True":
+            continue  # its placement status may be from before its workload went away
+        reason = (conditions.get(PolicyCondition.SPOT_PLACEMENT) or {}).get("reason")
+        workload = placed_replicas(policy, override, placement, reason)
+        if workload is not None:
+            found.append(workload)
+    return found
 
 
 def _in_use(name: str) -> Observation:

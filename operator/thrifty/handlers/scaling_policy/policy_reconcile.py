@@ -23,6 +23,7 @@ from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import INVALID_SPEC, SCALING_POLICY_CONDITIONS, PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
+from thrifty.api.cost_policy import ACTIVE_COST_POLICY
 from thrifty.api.scaling_policy import LastAction, Recommendation, ScalingPolicySpec, ScalingPolicyStatus
 from thrifty.engine.budget_caps import budget_cap
 from thrifty.engine.pending_actions import Resolved, resolve_pending
@@ -31,9 +32,18 @@ from thrifty.engine.spec_checks import policy_spec_problems
 from thrifty.engine.status_changes import policy_status_unchanged
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.engine.workload_records import Workload
-from thrifty.handlers.cluster_indexes import autoscalers_of, budget_views, cost_policy_specs, find_workload
+from thrifty.handlers.cluster_indexes import (
+    autoscalers_of,
+    budget_views,
+    cluster_node_labels,
+    cost_policy_specs,
+    find_workload,
+    workload_pod_nodes,
+)
+from thrifty.handlers.placement_plans import forget_plans_of
 from thrifty.handlers.scaling_policy import horizontal_memory
 from thrifty.handlers.scaling_policy.horizontal_step import HorizontalResult, horizontal_step
+from thrifty.handlers.scaling_policy.placement_step import PlacementResult, placement_step
 from thrifty.handlers.scaling_policy.vertical_step import VerticalResult, vertical_step
 from thrifty.handlers.status_writer import (
     Conclusions,
@@ -43,6 +53,7 @@ from thrifty.handlers.status_writer import (
     reconcile_guard,
     record_change,
     stalled,
+    without_non_finite,
 )
 from thrifty.handlers.status_writer import forget as forget_writes
 
@@ -120,6 +131,7 @@ def forget_policy(uid: str) -> None:
     _SINGLE_FLIGHT.forget(uid)
     horizontal_memory.forget(uid)
     forget_writes(uid)
+    forget_plans_of(uid)
 
 
 @reconcile_guard(SCALING_POLICY_CONDITIONS, ScalingPolicyStatus)
@@ -136,7 +148,7 @@ def _reconcile(
     target = policy.target_ref
     workload = find_workload(indexes, target.kind, namespace, target.name)
     conclusions = Conclusions(prerequisites=[_target_found(target.kind, namespace, target.name, workload)])
-    horizontal, vertical = HorizontalResult(), VerticalResult()
+    horizontal, vertical, placement = HorizontalResult(), VerticalResult(), PlacementResult()
     interrupted: Resolved | None = None
     resolving = False  # whether this round settles a pending action (done or never done)
     problems = policy_spec_problems(policy)
@@ -159,19 +171,28 @@ def _reconcile(
                 interrupted.event if interrupted else None,
             )  # fmt: skip
             horizontal.conditions.informational.append(limited)
+        cost_policies = cost_policy_specs(indexes)
+        book = active_price_book(cost_policies)
+        placement = placement_step(
+            body, policy, status, workload, cost_policies.get(ACTIVE_COST_POLICY), book, indexes, now
+        )
         if policy.vertical is not None:
-            book = active_price_book(cost_policy_specs(indexes))
             resized = interrupted.action if interrupted and interrupted.event is None else None
+            planned = None if placement.mix is None else (placement.mix, cluster_node_labels(indexes))
             vertical = vertical_step(
-                body, policy, policy.vertical, status, workload, others, book, now, resized
-            )
+                body, policy, policy.vertical, status, workload, others, book, now, resized, planned,
+                workload_pod_nodes(indexes, namespace, target.kind, target.name),
+            )  # fmt: skip
     conclusions.add(horizontal.conditions)
     conclusions.add(vertical.conditions)
+    conclusions.add(placement.conditions)
     publish(
         body,
         patch,
         SCALING_POLICY_CONDITIONS,
-        _desired_status(status, workload, horizontal, vertical, now, interrupted),
+        _desired_status(status, workload, horizontal, vertical, now, interrupted).model_copy(
+            update={"placement": placement.placement or status.placement}
+        ),
         conclusions,
         ready=(
             PolicyReason.EVALUATED,
@@ -179,6 +200,16 @@ def _reconcile(
         ),
         unchanged=policy_status_unchanged,
     )
+    before, after = status.placement, placement.placement
+    if before is not None and before.fallback_since and after is not None and after.fallback_since is None:
+        # A merge patch keeps a field it leaves out: the end of a fallback is spelled out.
+        patch.status["placement"] = {**without_non_finite(after.to_wire()), "fallbackSince": None}
+    cost = patch.status.get("cost")
+    dropped = [key for key in (status.cost.to_wire() if status.cost else {}) if key not in (cost or {})]
+    if cost is not None and dropped:
+        # So are the cost figures a new cost no longer has (the workload left placement, or some
+        # spot node's interruption frequency became unknown).
+        patch.status["cost"] = {**cost, **dict.fromkeys(dropped)}
     if resolving or horizontal.acted or vertical.acted:
         # Cleared in the same write that records the outcome; kopf's view of status predates the
         # record, so the deletion is spelled out.

@@ -3,6 +3,7 @@ resize in Apply mode."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +34,7 @@ from thrifty.engine.policy_requests import (
     resize_due,
     resize_summary,
 )
+from thrifty.engine.spot_mix import ReplicaSplit
 from thrifty.engine.workload_prices import Prices
 from thrifty.engine.workload_records import ContainerHistory, Workload
 from thrifty.handlers.scaling_policy.policy_reads import namespace_usage, pod_nodes
@@ -68,8 +70,13 @@ def vertical_step(
     book: PriceBook,
     now: datetime,
     interrupted: LastAction | None,
+    planned_mix: tuple[ReplicaSplit, Sequence[Mapping[str, str]]] | None = None,
+    nodes_now: Sequence[Mapping[str, str]] = (),
 ) -> VerticalResult:
-    """``interrupted``: a resize an earlier round made but could not record; its cooldown runs."""
+    """``interrupted``: a resize an earlier round made but could not record; its cooldown runs.
+    ``planned_mix``: the spot/on-demand mix placement steers to, and the labels of the cluster's
+    nodes: the recommended cost is priced there. ``nodes_now``: the labels of the node each pod runs
+    on now, which price the current cost (from Prometheus' pod placement when empty)."""
     conflicts = vertical_conflicts(others)
     result = VerticalResult(step_start(conflicts, policy.mode))
     try:
@@ -82,7 +89,9 @@ def vertical_step(
     result.conditions.prerequisites.append(history_observation(histories, usage.notes))
     if not histories:
         return result
-    prices = _prices(book, workload, histories)
+    prices = Prices.on_nodes(book, nodes_now) if nodes_now else _prices(book, workload, histories)
+    if planned_mix is not None:
+        prices = prices.at_mix(book, planned_mix[1], planned_mix[0])
     outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices)
     result.conditions.informational.append(outcome.observation)
     result.containers, result.cost, result.summary = list(outcome.containers), outcome.cost, outcome.summary
@@ -95,14 +104,15 @@ def vertical_step(
 
 
 def _prices(book: PriceBook, workload: Workload, histories: list[ContainerHistory]) -> Prices:
-    """The rates of the nodes the workload's pods run on, as budgets price them (on-demand when the
-    nodes are unknown): the monthly cost in status is the budget's model, projected."""
-    pods = {pod for history in histories for pod in history.pods}
+    """The rates of the nodes the workload's pods ran on over the history, as budgets price them
+    (on-demand when the nodes are unknown): the monthly cost in status is the budget's model,
+    projected."""
+    pods = sorted({pod for history in histories for pod in history.pods})
     try:
         nodes = pod_nodes(workload.namespace)
     except MetricsUnavailableError:
         nodes = {}
-    return Prices.on_nodes(book, [labels for pod, labels in sorted(nodes.items()) if pod in pods])
+    return Prices.on_nodes(book, [nodes[pod] for pod in pods if pod in nodes])
 
 
 def _resize(
