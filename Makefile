@@ -13,13 +13,13 @@ help:
 	@echo "make demo       - sandbox + CRDs + examples + operator, then kubectl get of the three kinds"
 	@echo "make test       - ruff, mypy --strict, import-linter, unit and integration tests"
 	@echo "make demo-down  - stop the demo's operator and sandbox"
-	@echo "make crds       - regenerate crds/ from the API models"
+	@echo "make crds       - regenerate crds/ (and the chart's copy) from the API models"
 
 $(STAMP): pyproject.toml
-	@echo "==> creating the virtualenv in $(VENV) and installing thrifty with its test tools"
+	@echo "==> creating the virtualenv in $(VENV) and installing thrifty with its test tools and sim extra"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test,sim]'
 	@touch $(STAMP)
 
 install: $(STAMP)

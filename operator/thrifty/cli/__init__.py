@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from importlib import metadata
 
 __all__ = ["main"]
 
@@ -14,6 +15,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="thrifty",
         description="Cost-aware scaling and right-sizing for Kubernetes.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the operator against the current kubeconfig")
@@ -115,6 +117,14 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate_command.register(commands)
     sandbox_command.register(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("thrifty")
+    except metadata.PackageNotFoundError:
+        # Run from a source tree on PYTHONPATH, never installed: there is no metadata to read.
+        return "unknown"
 
 
 _WEBHOOK_FLAGS = {

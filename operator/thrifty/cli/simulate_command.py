@@ -4,7 +4,7 @@ Input is a real datacenter trace (``--trace``: a 0..1 CPU fraction, times ``--de
 CSV (``--trace-csv``) with a time column and a demand column. CSV times are unix seconds when every
 value is a number, else ISO 8601 date-times such as ``1998-04-30 21:30:00`` (UTC unless they carry
 an offset). The engine does the work (:mod:`thrifty.engine.simulate`); this module parses, prints
-a table or JSON, and draws the optional plot.
+a table or JSON, and draws the optional plot. ``--trace`` and ``--plot`` need the ``sim`` extra.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from thrifty.engine.replay import PredictiveSettings
 from thrifty.engine.simulate import SimulationResult, SimulationSettings, simulate
-from thrifty.sandbox.traces import TRACE_NAMES
+from thrifty.sandbox.traces import TRACE_NAMES, SimExtraMissingError, require_sim
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -74,6 +74,9 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.plot:
+            # Checked before the simulation, which can take minutes, not when the plot is drawn.
+            require_sim("matplotlib.pyplot")
         if args.trace:
             from thrifty.sandbox.traces import load_trace
 
@@ -100,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = simulate(seconds, np.asarray(demand, dtype=np.float64) * scale, settings)
         elapsed = time.perf_counter() - started
+    except SimExtraMissingError as error:
+        print(error.for_command("thrifty simulate"), file=sys.stderr)
+        return 2
     except (OSError, ValueError, KeyError) as error:
         print(f"thrifty simulate: {error}", file=sys.stderr)
         return 2

