@@ -102,6 +102,16 @@ def parse_table(text: str) -> list[dict[str, str]]:
 # ----------------------------------------------------------------------------- the operator process
 
 
+def quick_reads(evaluation_seconds: int = 10) -> dict[str, str]:
+    """Operator settings that read soon enough for a test: usage every ``evaluation_seconds``,
+    replicas decided every 3 s, at the sandbox's 5 s scrape interval."""
+    return {
+        "THRIFTY_EVALUATION_SECONDS": str(evaluation_seconds),
+        "THRIFTY_HORIZONTAL_SYNC_SECONDS": "3",
+        "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
+    }
+
+
 class OperatorProcess:
     def __init__(
         self,

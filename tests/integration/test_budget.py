@@ -35,6 +35,7 @@ from sandbox_helpers import (
     deployment_manifest,
     get,
     kubectl,
+    quick_reads,
     scaling_policy_manifest,
     wait_for,
 )
@@ -126,11 +127,7 @@ def start_operator(sandbox: SandboxEnv, log: Path) -> OperatorProcess:
     return OperatorProcess(
         sandbox,
         log,
-        extra_env={
-            "THRIFTY_EVALUATION_SECONDS": str(EVALUATION_SECONDS),
-            "THRIFTY_HORIZONTAL_SYNC_SECONDS": "3",
-            "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
-        },
+        extra_env=quick_reads(EVALUATION_SECONDS),
     ).start()
 
 

@@ -3,6 +3,7 @@ predictive scaling, schedules, cost, budgets and their caps, conflicts, spot pla
 Prometheus client."""
 
 __all__ = [
+    "action_outcomes",
     "budget",
     "budget_caps",
     "budget_status",
@@ -15,6 +16,7 @@ __all__ = [
     "pending_actions",
     "placement_decision",
     "pod_placement",
+    "policy_gauges",
     "policy_replicas",
     "policy_requests",
     "predictive",

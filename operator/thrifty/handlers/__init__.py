@@ -7,6 +7,7 @@ __all__ = [
     "kopf_setup",
     "leader_election",
     "operator_loop",
+    "operator_metrics",
     "placement_plans",
     "pod_placement",
     "registry",

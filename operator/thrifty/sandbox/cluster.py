@@ -18,7 +18,14 @@ from thrifty.sandbox.build import Binaries, ensure_binaries
 from thrifty.sandbox.components import Layout
 from thrifty.sandbox.nodes import ready_node_names, reconcile_nodes
 from thrifty.sandbox.pki import Pki, ensure_pki
-from thrifty.sandbox.prometheus import ensure_prometheus, write_prometheus_config
+from thrifty.sandbox.prometheus import (
+    ScrapeJob,
+    ensure_prometheus,
+    read_scrape_jobs,
+    reload_prometheus,
+    write_prometheus_config,
+    write_scrape_jobs,
+)
 from thrifty.sandbox.readiness import NotReadyError, client_tls, free_ports, http_ok, wait_until
 
 Progress = Callable[[str], None]
@@ -79,9 +86,7 @@ def up(
     ports = _ports_with_live_metrics(layout)
     _ensure_live_metrics(layout, ports, progress)
     # A sandbox started before live metrics existed gets the scrape job, and Prometheus reads it.
-    changed = write_prometheus_config(
-        layout.prometheus_config, live_metrics_target=f"127.0.0.1:{ports['live_metrics']}"
-    )
+    changed = _write_prometheus_config(layout, ports)
     if backfill or changed or processes.pid_of("prometheus", state_dir) is None:
         restart_prometheus(state_dir, backfill, progress, promtool=promtool, executable=prometheus_bin)
     _ensure_nodes(layout, spot_nodes, on_demand_nodes, progress)
@@ -149,6 +154,43 @@ def restart_prometheus(
         alive=lambda: processes.is_running(started.pid),
     )
     progress(f"[sandbox] prometheus ready at {url}")
+
+
+def add_scrape_job(state_dir: Path, job: ScrapeJob) -> None:
+    """The sandbox's Prometheus scrapes ``job`` too (replacing a job of its name), from now on and
+    after any restart or `up`, until ``remove_scrape_job``. A running Prometheus reloads its
+    configuration and keeps its data; a stopped one reads it when it starts."""
+    layout = Layout(state_dir)
+    kept = [j for j in read_scrape_jobs(_scrape_jobs_file(layout)) if j.name != job.name]
+    _set_scrape_jobs(layout, [*kept, job])
+
+
+def remove_scrape_job(state_dir: Path, name: str) -> None:
+    """Stop scraping the job ``name`` that ``add_scrape_job`` added (nothing if there is none)."""
+    layout = Layout(state_dir)
+    jobs = read_scrape_jobs(_scrape_jobs_file(layout))
+    if any(j.name == name for j in jobs):
+        _set_scrape_jobs(layout, [j for j in jobs if j.name != name])
+
+
+def _set_scrape_jobs(layout: Layout, jobs: list[ScrapeJob]) -> None:
+    write_scrape_jobs(_scrape_jobs_file(layout), jobs)
+    ports = _read_ports(layout)
+    if _write_prometheus_config(layout, ports) and processes.pid_of("prometheus", layout.state_dir):
+        reload_prometheus(f"http://127.0.0.1:{ports['prometheus']}")
+
+
+def _scrape_jobs_file(layout: Layout) -> Path:
+    return layout.state_dir / "scrape-jobs.json"
+
+
+def _write_prometheus_config(layout: Layout, ports: dict[str, int]) -> bool:
+    """The configuration for the live metrics (once they have a port) and every added scrape job;
+    whether it changed."""
+    live = f"127.0.0.1:{ports['live_metrics']}" if "live_metrics" in ports else None
+    return write_prometheus_config(
+        layout.prometheus_config, read_scrape_jobs(_scrape_jobs_file(layout)), live_metrics_target=live
+    )
 
 
 def _start_control_plane(

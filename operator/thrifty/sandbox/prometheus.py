@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -57,9 +62,27 @@ def _existing(path: str) -> str | None:
 LIVE_METRICS_JOB = "sandbox-live-metrics"
 
 
-def prometheus_config(live_metrics_target: str | None, scrape_targets: dict[str, str] | None = None) -> str:
+@dataclass(frozen=True)
+class ScrapeJob:
+    """A target Prometheus scrapes besides the live metrics, e.g. a running operator's /metrics."""
+
+    name: str
+    target: str  # host:port
+    interval_seconds: int = 15
+
+    def config(self) -> dict[str, object]:
+        interval = f"{self.interval_seconds}s"
+        return {
+            "job_name": self.name,
+            "scrape_interval": interval,
+            "scrape_timeout": interval,
+            "static_configs": [{"targets": [self.target]}],
+        }
+
+
+def prometheus_config(live_metrics_target: str | None, scrape_jobs: Sequence[ScrapeJob] = ()) -> str:
     """Workload history comes from backfilled blocks; live series from the sandbox's live-metrics
-    exporter (``host:port``), every 5 s so a test sees a change within seconds, and named targets.
+    exporter (``host:port``), every 5 s so a test sees a change within seconds, and ``scrape_jobs``.
 
     ``honor_labels`` keeps the exporter's own ``namespace`` and ``pod`` labels if a target label ever
     has the same name; the target's ``job`` and ``instance`` labels are still added, which keeps live
@@ -76,20 +99,44 @@ def prometheus_config(live_metrics_target: str | None, scrape_targets: dict[str,
                 "static_configs": [{"targets": [live_metrics_target]}],
             }
         )
-    jobs += [
-        {"job_name": job, "static_configs": [{"targets": [target]}]}
-        for job, target in (scrape_targets or {}).items()
-    ]
+    jobs += [job.config() for job in scrape_jobs]
     document = {"global": {"scrape_interval": "15s", "evaluation_interval": "15s"}, "scrape_configs": jobs}
     return yaml.safe_dump(document, sort_keys=False)
 
 
 def write_prometheus_config(
-    path: Path, scrape_targets: dict[str, str] | None = None, live_metrics_target: str | None = None
+    path: Path, scrape_jobs: Sequence[ScrapeJob] = (), live_metrics_target: str | None = None
 ) -> bool:
-    """Write the configuration; True if the file changed (a running Prometheus needs a restart)."""
-    text = prometheus_config(live_metrics_target, scrape_targets)
+    """Write the configuration; True if the file changed (a running Prometheus must read it again)."""
+    text = prometheus_config(live_metrics_target, scrape_jobs)
     if path.exists() and path.read_text() == text:
         return False
     path.write_text(text)
     return True
+
+
+def read_scrape_jobs(path: Path) -> list[ScrapeJob]:
+    """The scrape jobs kept in ``path`` (none while it does not exist)."""
+    if not path.exists():
+        return []
+    return [ScrapeJob(**job) for job in json.loads(path.read_text())]
+
+
+def write_scrape_jobs(path: Path, jobs: Sequence[ScrapeJob]) -> None:
+    path.write_text(json.dumps([dataclasses.asdict(job) for job in jobs], indent=2))
+
+
+def reload_prometheus(url: str, timeout_seconds: float = 30.0) -> None:
+    """Have a running Prometheus read its configuration again (it runs with --web.enable-lifecycle):
+    its data and the scrapes of unchanged jobs go on. Raises PrometheusUnavailableError when it
+    refuses the file or does not answer."""
+    request = urllib.request.Request(f"{url}/-/reload", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds):
+            return
+    except urllib.error.HTTPError as err:
+        raise PrometheusUnavailableError(
+            f"Prometheus at {url} refused its configuration: {err.read().decode(errors='replace')}"
+        ) from err
+    except OSError as err:
+        raise PrometheusUnavailableError(f"Prometheus at {url} did not reload: {err}") from err

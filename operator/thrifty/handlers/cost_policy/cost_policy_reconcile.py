@@ -21,6 +21,7 @@ from thrifty.api.cost_policy import ACTIVE_COST_POLICY, CostPolicySpec, CostPoli
 from thrifty.api.scaling_policy import Placement, PlacementStatus
 from thrifty.engine.cost_policy_summary import PlacedReplicas, cost_policy_summary, placed_replicas
 from thrifty.handlers.cluster_indexes import cluster_nodes, policy_bodies
+from thrifty.handlers.operator_metrics import COST_POLICY, timed_reconcile
 from thrifty.handlers.status_writer import Conclusions, committed, publish, reconcile_guard
 from thrifty.settings import RESYNC_SECONDS
 
@@ -33,6 +34,7 @@ RESOURCE = (GROUP, VERSION, "costpolicies")
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@timed_reconcile(COST_POLICY)
 @committed("costpolicies")
 @reconcile_guard(COST_POLICY_CONDITIONS, CostPolicyStatus)
 def reconcile_cost_policy(

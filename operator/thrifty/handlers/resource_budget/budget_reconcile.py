@@ -53,6 +53,7 @@ from thrifty.engine.budget_status import (
 from thrifty.engine.spec_checks import budget_spec_problems
 from thrifty.engine.workload_prices import active_price_book
 from thrifty.handlers.cluster_indexes import cost_policy_specs, find_workload, first
+from thrifty.handlers.operator_metrics import RESOURCE_BUDGET, timed_reconcile
 from thrifty.handlers.resource_budget.budget_alerts import Alerts
 from thrifty.handlers.resource_budget.budget_metrics import publish_metrics
 from thrifty.handlers.resource_budget.scale_down import scale_down_workloads
@@ -78,6 +79,7 @@ _KEPT_WHILE_STALE = {
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 @kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@timed_reconcile(RESOURCE_BUDGET)
 @committed("resourcebudgets")
 @reconcile_guard(RESOURCE_BUDGET_CONDITIONS, ResourceBudgetStatus)
 def reconcile_resource_budget(

@@ -5,8 +5,9 @@
    round's scope, so each Prometheus read covers them all in one batch (``policy_reads``);
 2. each policy is evaluated (``policy_reconcile.evaluate_policy``), reading the batches of the round;
    its status is written only when something a user reads changed;
-3. what this process kept for policies that are gone is dropped, and the round is logged with its
-   count of policies, status writes and Prometheus queries.
+3. what this process kept for policies that are gone is dropped (their series on /metrics too), and
+   the round is logged with its count of policies, status writes and Prometheus queries, and timed
+   in ``thrifty_evaluation_round_duration_seconds``.
 
 kopf still runs what is event-driven: a created or edited policy is evaluated at once, deletions,
 and the indexes.
@@ -26,8 +27,10 @@ from typing import Any
 import kopf
 
 from thrifty.handlers.cluster_indexes import StoredPolicy, policy_bodies
+from thrifty.handlers.operator_metrics import EVALUATION_ROUND_SECONDS
 from thrifty.handlers.round_cache import one_round
 from thrifty.handlers.scaling_policy import policy_reads
+from thrifty.handlers.scaling_policy.policy_metrics import drop_policy_metrics_except
 from thrifty.handlers.scaling_policy.policy_reconcile import Evaluated, evaluate_policy, forget_policy
 from thrifty.settings import RESYNC_SECONDS, ROUND_WORKERS
 from thrifty.sources.prometheus_http import QUERIES_SENT
@@ -90,14 +93,18 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
     with one_round(), ThreadPoolExecutor(ROUND_WORKERS, thread_name_prefix="evaluation") as pool:
         outcomes = Counter(pool.map(lambda stored: _evaluate(stored, indexes), policies))
     _forget_gone({p.uid for p in policies})
+    # The policies there are now: one created during the round has series its first evaluation set.
+    drop_policy_metrics_except({p.uid for p in policy_bodies(indexes)})
     _return_freed_memory()
+    seconds = time.monotonic() - started
+    EVALUATION_ROUND_SECONDS.observe(seconds)
     return RoundSummary(
         len(policies),
         outcomes["written"],
         outcomes["busy"],
         outcomes["failed"],
         int(_queries_sent() - queries_before),
-        time.monotonic() - started,
+        seconds,
     )
 
 

@@ -27,6 +27,7 @@ from thrifty.api.scaling_policy import (
     ScalingPolicyStatus,
     Utilization,
 )
+from thrifty.engine.action_outcomes import scale_kind
 from thrifty.engine.budget_caps import ReplicaCap
 from thrifty.engine.conflicts import OtherAutoscaler, horizontal_conflicts
 from thrifty.engine.horizontal import HorizontalState, ScaleEvent
@@ -40,6 +41,7 @@ from thrifty.engine.policy_replicas import (
 )
 from thrifty.engine.scaling_history import history_from, merged_state, resumed_state, state_from, with_change
 from thrifty.engine.workload_records import Workload
+from thrifty.handlers.operator_metrics import counted_action
 from thrifty.handlers.scaling_policy import horizontal_memory
 from thrifty.handlers.scaling_policy.forecast_models import metric_forecasts
 from thrifty.handlers.scaling_policy.policy_reads import namespace_load, query_value
@@ -119,7 +121,7 @@ def horizontal_step(
     changed = outcome.decision.replicas != current
     if applying and changed:
         result.acted = True
-        result.last_action = _scale(body, workload, outcome, now)
+        result.last_action = _scale(body, workload, outcome, now, budget_cap)
         changed = result.last_action is not None
     # Only an applied change is remembered as one: rate limits and cooldowns count real changes.
     kept_events = outcome.decision.state.events if applying and changed else state.events
@@ -130,9 +132,10 @@ def horizontal_step(
 
 
 def _scale(
-    body: kopf.Body, workload: Workload, outcome: HorizontalOutcome, now: datetime
+    body: kopf.Body, workload: Workload, outcome: HorizontalOutcome, now: datetime, cap: ReplicaCap | None
 ) -> LastAction | None:
     before, after = workload.desired_replicas, outcome.decision.replicas
+    kind = scale_kind(before, after, outcome.decision.limited_by, cap)
     up = after > before
     action = LastAction(
         time=rfc3339(now.astimezone(UTC)),
@@ -142,8 +145,9 @@ def _scale(
         reason=outcome.reason,
     )
     try:
-        record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
-        scale_workload(workload.kind, workload.namespace, workload.name, after)
+        with counted_action(kind):
+            record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
+            scale_workload(workload.kind, workload.namespace, workload.name, after)
     except ApiException as err:
         post_event(
             body,

@@ -26,6 +26,7 @@ from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
 from thrifty.api.cost_policy import CostPolicySpec
 from thrifty.api.scaling_policy import LastAction, PlacementStatus, ScalingPolicySpec, ScalingPolicyStatus
+from thrifty.engine.action_outcomes import EVICT, REPLACE_PENDING
 from thrifty.engine.cost import PriceBook
 from thrifty.engine.placement_decision import PlacementOutcome, WorkloadFacts, decide_placement, spot_settings
 from thrifty.engine.pod_placement import Move
@@ -38,6 +39,7 @@ from thrifty.handlers.cluster_indexes import (
     spot_schedulable,
     workload_pods,
 )
+from thrifty.handlers.operator_metrics import counted_action
 from thrifty.handlers.placement_plans import PlacementPlan, WorkloadKey, admitted_since, publish_plan
 from thrifty.handlers.status_writer import Conclusions, record_change
 
@@ -216,10 +218,11 @@ def _move(
     refused = None
     for pod in move.pods:
         try:
-            if move.kind == "evict":
-                evict_pod(workload.namespace, pod)
-            else:
-                delete_waiting_pod(workload.namespace, pod)
+            with counted_action(EVICT if move.kind == "evict" else REPLACE_PENDING):
+                if move.kind == "evict":
+                    evict_pod(workload.namespace, pod)
+                else:
+                    delete_waiting_pod(workload.namespace, pod)
         except ApiException as err:
             refused = _refusal(pod, err)
             log.info("%s %s/%s: %s", workload.kind, workload.namespace, workload.name, refused)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,10 +41,12 @@ from thrifty.handlers.cluster_indexes import (
     find_workload,
     workload_pod_nodes,
 )
+from thrifty.handlers.operator_metrics import RECONCILE_SECONDS, SCALING_POLICY
 from thrifty.handlers.placement_plans import forget_plans_of
 from thrifty.handlers.scaling_policy import horizontal_memory
 from thrifty.handlers.scaling_policy.horizontal_step import HorizontalResult, horizontal_step
 from thrifty.handlers.scaling_policy.placement_step import PlacementResult, placement_step
+from thrifty.handlers.scaling_policy.policy_metrics import publish_policy_metrics
 from thrifty.handlers.scaling_policy.vertical_step import VerticalResult, vertical_step
 from thrifty.handlers.status_writer import (
     Conclusions,
@@ -99,12 +102,19 @@ def evaluate_policy(raw: Mapping[str, Any], indexes: Mapping[str, Any]) -> Evalu
     API server refused a write: an action it was about to record stays in ``pendingAction``, and
     the next round records it."""
     meta = raw.get("metadata", {})
-    lock = _SINGLE_FLIGHT.of(str(meta.get("uid", "")))
+    uid = str(meta.get("uid", ""))
+    lock = _SINGLE_FLIGHT.of(uid)
     if not lock.acquire(blocking=False):
         return "busy"
+    started = time.perf_counter()
     try:
         body = kopf.Body(dict(freshest(raw)))  # type: ignore[arg-type]  # kopf wraps any raw dict
-        written = commit(body, conclude_policy(body, indexes), "scalingpolicies")
+        patch = conclude_policy(body, indexes)
+        # The status as it reads once the patch is written: the patch gives each key it changes whole
+        # (a None in it is a field removed, which the gauges read as absent).
+        concluded = {**(body.get("status") or {}), **(patch.get("status") or {})}
+        written = commit(body, patch, "scalingpolicies")
+        publish_policy_metrics(uid, str(meta.get("namespace", "")), str(meta.get("name", "")), concluded)
     except ApiException as error:
         log.warning(
             "ScalingPolicy %s/%s: the API server answered %s %s; the next round tries again",
@@ -116,6 +126,7 @@ def evaluate_policy(raw: Mapping[str, Any], indexes: Mapping[str, Any]) -> Evalu
         return "failed"
     finally:
         lock.release()
+        RECONCILE_SECONDS.labels(SCALING_POLICY).observe(time.perf_counter() - started)
     return "written" if written else "unchanged"
 
 

@@ -24,6 +24,7 @@ from thrifty.api.scaling_policy import (
     Summary,
     Vertical,
 )
+from thrifty.engine.action_outcomes import RESIZE
 from thrifty.engine.conflicts import OtherAutoscaler, vertical_conflicts
 from thrifty.engine.cost import PriceBook
 from thrifty.engine.pending_actions import RESIZE_ACTION
@@ -37,6 +38,7 @@ from thrifty.engine.policy_requests import (
 from thrifty.engine.spot_mix import ReplicaSplit
 from thrifty.engine.workload_prices import Prices
 from thrifty.engine.workload_records import ContainerHistory, Workload
+from thrifty.handlers.operator_metrics import counted_action
 from thrifty.handlers.scaling_policy.policy_reads import namespace_usage, pod_nodes
 from thrifty.handlers.scaling_policy.step_conclusions import metrics_unavailable, step_start
 from thrifty.handlers.status_writer import Conclusions, record_change
@@ -122,8 +124,9 @@ def _resize(
     reason = "OOM kill: memory raised" if outcome.oom_bump else "requests follow usage history"
     action = LastAction(time=rfc3339(now), action=RESIZE_ACTION, from_=before, to=after, reason=reason)
     try:
-        record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
-        patch_container_resources(workload.kind, workload.namespace, workload.name, outcome.changes)
+        with counted_action(RESIZE):
+            record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
+            patch_container_resources(workload.kind, workload.namespace, workload.name, outcome.changes)
     except ApiException as err:
         post_event(
             body, "Warning", "ResizeFailed", f"could not patch {workload.kind} {workload.name}: {err.reason}"
