@@ -1,4 +1,4 @@
-"""kopf settings: our own annotation prefix, finalizer and peering name; quiet Events; sane timeouts."""
+"""kopf settings: our own annotation prefix and finalizer, no kopf peering; quiet Events; sane timeouts."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
-    settings.peering.name = "thrifty"
-    # Without kopf's peering CRD installed, run alone rather than refuse to start.
-    settings.peering.mandatory = False
+    # Replicas take turns by our own Lease (leader_election). kopf's peering would switch itself on
+    # wherever another kopf operator installed its CRDs, and need permissions the chart does not grant.
+    settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     # End silent watch stalls: the server closes a watch after server_timeout, the client gives up
     # after client_timeout, and a watch with no event for inactivity_timeout is restarted.
