@@ -24,6 +24,7 @@ from thrifty.engine.horizontal import (
     ScalingRules,
     decide,
 )
+from thrifty.engine.paired_requests import Pairing
 from thrifty.engine.predictive import ForecastFloor, steering_settings
 from thrifty.engine.scaling_history import stamp
 from thrifty.engine.schedules import ScheduleWindow, active_bounds
@@ -38,6 +39,7 @@ __all__ = [
     "decide_replicas",
     "metrics_observation",
     "named_metrics",
+    "pairing_for",
     "readings_for",
     "settings_from",
 ]
@@ -102,6 +104,16 @@ class Readings:
     @property
     def notes(self) -> tuple[str, ...]:
         return tuple(m.note for m in self.missing)
+
+
+def pairing_for(horizontal: Horizontal, load: WorkloadLoad | None) -> Pairing | None:
+    """What right-sizing pairs CPU requests with: the CPU target, the replica range and the CPU in
+    use now; None when the policy does not scale on CPU utilization or no pod has a reading yet."""
+    cpu = next((m for _, m in named_metrics(horizontal) if m.type == "CPU"), None)
+    if cpu is None or cpu.target_utilization is None or load is None or load.cpu_pods == 0:
+        return None
+    replica_range = (horizontal.min_replicas, horizontal.max_replicas)
+    return Pairing(cpu.target_utilization / 100, replica_range, load.cpu_cores)
 
 
 def readings_for(

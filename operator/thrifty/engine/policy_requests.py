@@ -15,6 +15,7 @@ from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
 from thrifty.api.scaling_policy import ContainerRecommendation, Cost, LastAction, Summary, Vertical
 from thrifty.engine.cost import monthly_request_cost
+from thrifty.engine.paired_requests import PairedRequests, Pairing, pair_requests
 from thrifty.engine.pending_actions import RESIZE_ACTION
 from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
 from thrifty.engine.rightsizing import ContainerUsage, VerticalRecommendation, VerticalSettings, recommend
@@ -25,10 +26,12 @@ __all__ = [
     "ContainerResources",
     "VerticalOutcome",
     "history_observation",
+    "priced_at",
     "recommend_requests",
     "resize_due",
     "resize_summary",
     "settings_from",
+    "with_requests",
 ]
 
 
@@ -48,6 +51,10 @@ class VerticalOutcome:
     cost: Cost | None
     summary: Summary
     oom_bump: bool
+    # CPU requests chosen with the replicas the horizontal target needs at them; None: on their own.
+    paired: PairedRequests | None = None
+    # What the cost and summary were computed from, to price them at other replicas (``priced_at``).
+    decisions: tuple[tuple[ContainerHistory, VerticalRecommendation], ...] = ()
 
 
 def settings_from(vertical: Vertical) -> VerticalSettings:
@@ -78,11 +85,14 @@ def recommend_requests(
     vertical: Vertical,
     workload: Workload,
     prices: Prices,
+    pairing: Pairing | None = None,
 ) -> VerticalOutcome:
     """Recommend requests for each container with history (all of them, or those the spec names).
 
     What the pod template requests now is the baseline, not what Prometheus last saw: after a
     change the old pods' series linger, and comparing against them would patch again and again.
+    With ``pairing`` (the policy also scales on CPU utilization) the CPU requests are chosen with
+    the replicas they need (``paired_requests``), and the recommended cost is at those replicas.
     """
     settings = settings_from(vertical)
     template = {c.name: c for c in workload.containers}
@@ -93,17 +103,39 @@ def recommend_requests(
     ]
     replicas = workload.desired_replicas
     decided = [(h, recommend(_usage(h, step_seconds), settings)) for h in chosen]
-    cost = _cost(decided, replicas, prices)
+    paired = None
+    if pairing is not None:
+        rates = prices.planned or prices.rates
+        found = pair_requests(
+            decided, workload, pairing, settings, rates, prices.hours_per_month, prices.currency
+        )
+        if found is not None:
+            decided, paired = found
+    cost = _cost(decided, replicas, replicas if paired is None else paired.replicas, prices)
     containers = tuple(_status_entry(h, r) for h, r in decided)
     changes = {h.container: _change(r) for h, r in decided if r.cpu_changed or r.memory_changed}
+    observation = _observation(decided)
+    if paired is not None:
+        observation = replace(observation, message=f"{paired.message}; {observation.message}")
     return VerticalOutcome(
         containers=containers,
         changes=changes,
-        observation=_observation(decided),
+        observation=observation,
         cost=cost,
         summary=_summary(decided, cost),
         oom_bump=any(r.oom_bumped for _, r in decided),
+        paired=paired,
+        decisions=tuple(decided),
     )
+
+
+def priced_at(
+    outcome: VerticalOutcome, replicas_now: int, replicas_then: int, prices: Prices
+) -> VerticalOutcome:
+    """``outcome`` with its cost (and the summary that shows it) for ``replicas_now`` pods at today's
+    requests against ``replicas_then`` at the recommended ones: the pair status shows."""
+    cost = _cost(outcome.decisions, replicas_now, replicas_then, prices)
+    return replace(outcome, cost=cost, summary=_summary(outcome.decisions, cost))
 
 
 def _with_template(history: ContainerHistory, container: TemplateContainer) -> ContainerHistory:
@@ -220,18 +252,21 @@ def _totals(
 
 
 def _cost(
-    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]], replicas: int, prices: Prices
+    decided: Sequence[tuple[ContainerHistory, VerticalRecommendation]],
+    replicas_now: int,
+    replicas_then: int,
+    prices: Prices,
 ) -> Cost | None:
     if not decided:
         return None
     now = monthly_request_cost(
-        *_totals(decided, False), prices.rates, replicas=replicas, hours_per_month=prices.hours_per_month
+        *_totals(decided, False), prices.rates, replicas=replicas_now, hours_per_month=prices.hours_per_month
     ).total
     recommended = _totals(decided, True)
     then = monthly_request_cost(
         *recommended,
         prices.planned or prices.rates,
-        replicas=replicas,
+        replicas=replicas_then,
         hours_per_month=prices.hours_per_month,
     ).total
     cost = Cost(
@@ -283,6 +318,23 @@ def resize_summary(workload: Workload, outcome: VerticalOutcome) -> tuple[str, s
         before.append(" ".join([name, *(f"{resource} {was[resource]}" for resource in change.requests)]))
         after.append(" ".join([name, *(f"{resource} {q}" for resource, q in change.requests.items())]))
     return ", ".join(before), ", ".join(after)
+
+
+def with_requests(workload: Workload, changes: Mapping[str, ContainerResources]) -> Workload:
+    """``workload`` as its pods will be once ``changes`` are written: what the replicas are decided
+    at when requests and replicas change together."""
+
+    def changed(container: TemplateContainer) -> TemplateContainer:
+        requests = changes[container.name].requests if container.name in changes else {}
+        return replace(
+            container,
+            cpu_request=parse_quantity(requests["cpu"]) if "cpu" in requests else container.cpu_request,
+            memory_request=(
+                parse_quantity(requests["memory"]) if "memory" in requests else container.memory_request
+            ),
+        )
+
+    return replace(workload, containers=tuple(changed(c) for c in workload.containers))
 
 
 def resize_due(last_action: LastAction | None, now: datetime, cooldown_seconds: int, oom_bump: bool) -> bool:

@@ -30,7 +30,7 @@ reason strings are built per container.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 import numpy as np
@@ -207,6 +207,53 @@ def recommend_batch(
         else _insufficient(int(samples[i]), float(hours[i]), settings)
         for i in range(n)
     ]
+
+
+def with_cpu_request(
+    rec: VerticalRecommendation,
+    cpu_request: float,
+    current_request: float | None,
+    current_limit: float | None,
+    settings: VerticalSettings,
+    why: str,
+) -> VerticalRecommendation:
+    """``rec`` with its CPU request moved to ``cpu_request`` (for ``why``, which the reason says),
+    through the same last steps as its own: minAllowed and maxAllowed, the grid (up), the current
+    limit under RequestsOnly or the limit's ratio under RequestsAndLimits, and minChange."""
+    request = float(_round_up(np.array([cpu_request]), _CPU_GRID)[0])
+    if settings.min_cpu_cores is not None:
+        request = max(request, settings.min_cpu_cores)
+    if settings.max_cpu_cores is not None:
+        request = min(request, settings.max_cpu_cores)
+    limit = current_limit
+    if settings.controlled_values == "RequestsOnly":
+        if current_limit is not None:
+            request = min(request, current_limit)
+    elif current_limit is not None and current_request:
+        limit = float(_round_up(np.array([request * current_limit / current_request]), _CPU_GRID)[0])
+    changed = not current_request or (
+        request != current_request and abs(request - current_request) / current_request >= settings.min_change
+    )
+    # The CPU part of a reason never holds "; " (only memory's limit note does): the rest is kept,
+    # and of the CPU part what it was computed from ("cpu p95 400m"), before its outcome.
+    own, *rest = rec.reason.split("; ", 1)
+    basis = own.split(" → ", 1)[0].split(": keeps", 1)[0]
+    was = "" if current_request is None else f" (was {format_cpu(current_request)})"
+    if changed:
+        text = f"{basis}, {why} → {format_cpu(request)}{was}"
+        if settings.controlled_values == "RequestsAndLimits" and limit is not None:
+            text += f", limit {format_cpu(limit)}"
+    else:
+        request, limit = current_request or request, current_limit
+        text = f"{basis}, {why}: keeps {format_cpu(request)} (change under {settings.min_change:.0%})"
+    return replace(
+        rec,
+        status="Recommended" if changed or rec.memory_changed else "Unchanged",
+        cpu_request=request,
+        cpu_limit=limit,
+        cpu_changed=bool(changed),
+        reason="; ".join([text, *rest]),
+    )
 
 
 def row_percentiles(values: npt.ArrayLike, q: npt.ArrayLike) -> FloatArray:
