@@ -30,10 +30,15 @@ def kubectl(env: cluster.SandboxEnv, *args: str) -> str:
 
 
 def all_ready(env: cluster.SandboxEnv) -> bool:
-    """Every resource Ready, and the ScalingPolicy's replicas decided by the operator just started."""
+    """Every resource Ready, and the ScalingPolicy's replicas decided by the operator just started on
+    a whole reading of the live load (not one of a pod too young for two rate windows)."""
     items = json.loads(kubectl(env, "get", KINDS, "-A", "-o", "json"))["items"]
     decided = all(
         (i.get("status", {}).get("recommendation") or {}).get("replicas") is not None
+        and any(
+            c["type"] == "MetricsAvailable" and c.get("reason") == "MetricsRead"
+            for c in i.get("status", {}).get("conditions", [])
+        )
         for i in items
         if i["kind"] == "ScalingPolicy"
     )
@@ -103,7 +108,7 @@ def up() -> None:
     start_operator(env)
     started = time.monotonic()
     # The live CPU rate needs a few scrapes (5 s apart) of counters that start at zero with the sandbox.
-    while (time.monotonic() - started < 30 or not all_ready(env)) and time.monotonic() - started < 90:
+    while (time.monotonic() - started < 30 or not all_ready(env)) and time.monotonic() - started < 180:
         time.sleep(0.5)
     say(f"\n$ kubectl get {KINDS} -A")
     say(kubectl(env, "get", KINDS, "-A"))

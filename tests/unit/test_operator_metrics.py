@@ -243,7 +243,7 @@ def scale_to(ratio: float, cap: tuple[int, str] | None = None) -> LastAction | N
     outcome = decide_replicas(
         horizontal, 3, [MetricReading("cpu", ratio)], HorizontalState(), NOW.timestamp(), budget_cap=cap
     )
-    return horizontal_step._scale(POLICY_BODY, WEB, outcome, NOW, cap)
+    return horizontal_step._scale(POLICY_BODY, WEB, outcome, NOW, cap, None)
 
 
 def test_a_scale_is_counted_once_by_its_outcome(api: list[ApiException | None]) -> None:

@@ -32,6 +32,14 @@ def write_status(plural: str, namespace: str | None, name: str, status: Mapping[
     return cast(dict[str, Any], written)
 
 
-def record_pending_action(namespace: str, policy: str, action: LastAction) -> None:
-    """Raises ``kubernetes.client.ApiException`` when it cannot be written: then nothing is changed."""
-    write_status("scalingpolicies", namespace, policy, {"pendingAction": action.to_wire()})
+def record_pending_action(
+    namespace: str, policy: str, action: LastAction, done: LastAction | None = None
+) -> None:
+    """``done``: a resize the same round made just before, recorded as the last action and the last
+    resize in the same write, so that the second action's intent never replaces the first one's
+    record. Raises ``kubernetes.client.ApiException`` when it cannot be written: then nothing is
+    changed."""
+    status: dict[str, object] = {"pendingAction": action.to_wire()}
+    if done is not None:
+        status["lastAction"] = status["lastResize"] = done.to_wire()
+    write_status("scalingpolicies", namespace, policy, status)

@@ -586,7 +586,13 @@ class ScalingPolicySpec(ApiModel):
     )
     vertical: Vertical | None = Field(
         default=None,
-        description="Request right-sizing. Unset: container resources are left alone.",
+        description="Request right-sizing. Unset: container resources are left alone. With "
+        "horizontal scaling on a CPU metric as well, CPU requests and replicas are one decision: the "
+        "pod's CPU request is the cheapest over the usage history at the replicas the CPU target asks "
+        "for at it, never below the vertical percentile and never above today's request or that "
+        "percentile's, whichever is higher; memory is right-sized on its own. The replicas are "
+        "recommended at those requests, and in Apply mode a resize and the replicas for the new "
+        "requests are set in the same evaluation.",
     )
     placement: Placement | None = Field(
         default=None,
@@ -623,7 +629,11 @@ class ContainerRecommendation(ApiModel):
 class Recommendation(ApiModel):
     """What the operator would set, or did set in Apply mode."""
 
-    replicas: int | None = Field(default=None, description="Recommended replica count.")
+    replicas: int | None = Field(
+        default=None,
+        description="Recommended replica count, at the recommended requests when they are paired "
+        "(see spec.vertical).",
+    )
     containers: list[ContainerRecommendation] = Field(
         default_factory=list,
         description="Per-container requests and limits, current and recommended, as quantities.",
@@ -695,11 +705,15 @@ class Cost(ApiModel):
     )
     monthly_recommended: float | None = Field(
         default=None,
-        description="Monthly cost at the recommended requests; for a workload placement steers, at its "
-        "target spot/on-demand mix (each pod at the mean rates of the cluster's nodes of its type).",
+        description="Monthly cost at the recommended requests, at the recommended replicas when CPU "
+        "requests are paired with them (see spec.vertical), else at today's; for a workload placement "
+        "steers, at its target spot/on-demand mix (each pod at the mean rates of the cluster's nodes "
+        "of its type).",
     )
     monthly_savings: float | None = Field(
-        default=None, description="monthlyCurrent - monthlyRecommended; negative when the workload grows."
+        default=None,
+        description="monthlyCurrent - monthlyRecommended: what applying the recommendation saves; "
+        "negative when the workload grows, or when today's replicas fall short of the target.",
     )
     monthly_spot_savings: float | None = Field(
         default=None,
@@ -799,6 +813,11 @@ class ScalingPolicyStatus(ApiModel):
     forecast: Forecast | None = Field(default=None, description="The latest forecast, if predictive is on.")
     cost: Cost | None = Field(default=None, description="Monthly cost now and at the recommendation.")
     last_action: LastAction | None = Field(default=None, description="The last change made in Apply mode.")
+    last_resize: LastAction | None = Field(
+        default=None,
+        description="The last change of requests made in Apply mode; the next waits "
+        "spec.vertical.cooldownSeconds from it, whatever scales came after.",
+    )
     pending_action: LastAction | None = Field(
         default=None,
         description="A change recorded here just before it is made, and cleared in the same status write "

@@ -76,8 +76,13 @@ def horizontal_step(
     budget_cap: ReplicaCap | None,
     now: datetime,
     interrupted: ScaleEvent | None,
+    decide_at: Workload | None = None,
+    resized: LastAction | None = None,
 ) -> HorizontalResult:
-    """``interrupted``: a scale an earlier round made but could not record; it counts as a change."""
+    """``interrupted``: a scale an earlier round made but could not record; it counts as a change.
+    ``decide_at``: the workload with the requests its pods are to have (CPU requests paired with
+    the replicas), which the replicas are decided at; the utilization shown stays today's.
+    ``resized``: the resize this round made before, recorded with the scale's pending action."""
     conflicts = horizontal_conflicts(others)
     result = HorizontalResult(step_start(conflicts, policy.mode))
     try:
@@ -97,6 +102,8 @@ def horizontal_step(
     readings = readings_for(horizontal, workload, load, values)
     result.conditions.prerequisites.append(metrics_observation(readings))
     result.utilization = readings.utilization
+    if decide_at is not None:
+        readings = readings_for(horizontal, decide_at, load, values)
     uid = str(body.metadata.uid)
     persisted = state_from(status.scaling_history)
     remembered = horizontal_memory.recall(uid)
@@ -121,7 +128,7 @@ def horizontal_step(
     changed = outcome.decision.replicas != current
     if applying and changed:
         result.acted = True
-        result.last_action = _scale(body, workload, outcome, now, budget_cap)
+        result.last_action = _scale(body, workload, outcome, now, budget_cap, resized)
         changed = result.last_action is not None
     # Only an applied change is remembered as one: rate limits and cooldowns count real changes.
     kept_events = outcome.decision.state.events if applying and changed else state.events
@@ -132,7 +139,12 @@ def horizontal_step(
 
 
 def _scale(
-    body: kopf.Body, workload: Workload, outcome: HorizontalOutcome, now: datetime, cap: ReplicaCap | None
+    body: kopf.Body,
+    workload: Workload,
+    outcome: HorizontalOutcome,
+    now: datetime,
+    cap: ReplicaCap | None,
+    resized: LastAction | None,
 ) -> LastAction | None:
     before, after = workload.desired_replicas, outcome.decision.replicas
     kind = scale_kind(before, after, outcome.decision.limited_by, cap)
@@ -146,7 +158,7 @@ def _scale(
     )
     try:
         with counted_action(kind):
-            record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action)
+            record_pending_action(str(body.metadata.namespace), str(body.metadata.name), action, resized)
             scale_workload(workload.kind, workload.namespace, workload.name, after)
     except ApiException as err:
         post_event(

@@ -175,18 +175,13 @@ def _reconcile(
         named = policy.vertical.containers if policy.vertical is not None else []
         conclusions.prerequisites.append(_containers_found(named, workload))
         others = autoscalers_of(indexes, target.kind, namespace, target.name)
-        if policy.horizontal is not None:
-            cap, limited = budget_cap(budget_views(indexes), workload)
-            horizontal = horizontal_step(
-                body, policy, policy.horizontal, status, workload, others, cap, now,
-                interrupted.event if interrupted else None,
-            )  # fmt: skip
-            horizontal.conditions.informational.append(limited)
         cost_policies = cost_policy_specs(indexes)
         book = active_price_book(cost_policies)
         placement = placement_step(
             body, policy, status, workload, cost_policies.get(ACTIVE_COST_POLICY), book, indexes, now
         )
+        # Requests before replicas: with both halves, the replicas are decided at the CPU requests
+        # the pods are to have, in the same round as the resize.
         if policy.vertical is not None:
             resized = interrupted.action if interrupted and interrupted.event is None else None
             planned = None if placement.mix is None else (placement.mix, cluster_node_labels(indexes))
@@ -194,6 +189,18 @@ def _reconcile(
                 body, policy, policy.vertical, status, workload, others, book, now, resized, planned,
                 workload_pod_nodes(indexes, namespace, target.kind, target.name),
             )  # fmt: skip
+        if policy.horizontal is not None:
+            cap, limited = budget_cap(budget_views(indexes), workload)
+            horizontal = horizontal_step(
+                body, policy, policy.horizontal, status, workload, others, cap, now,
+                interrupted.event if interrupted else None, vertical.decide_at,
+                vertical.last_action if vertical.acted else None,
+            )  # fmt: skip
+            horizontal.conditions.informational.append(limited)
+            # The pair status shows: the requests at the replicas recommended for them.
+            priced = vertical.priced_at if vertical.decide_at is not None else None
+            if priced is not None and horizontal.replicas is not None:
+                vertical.cost, vertical.summary = priced(horizontal.replicas)
     conclusions.add(horizontal.conditions)
     conclusions.add(vertical.conditions)
     conclusions.add(placement.conditions)
@@ -260,10 +267,14 @@ def _desired_status(
         recommendation=recommended,
         forecast=horizontal.forecast or status.forecast,
         cost=vertical.cost or status.cost,
-        last_action=vertical.last_action
-        or horizontal.last_action
+        # A scale the round made after its resize is the later of the two.
+        last_action=horizontal.last_action
+        or vertical.last_action
         or (interrupted.action if interrupted else None)
         or status.last_action,
+        last_resize=vertical.last_action
+        or (interrupted.action if interrupted and interrupted.event is None else None)
+        or status.last_resize,
         scaling_history=history or status.scaling_history,
         summary=vertical.summary or status.summary,
     )

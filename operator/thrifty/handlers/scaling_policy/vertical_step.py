@@ -3,7 +3,8 @@ resize in Apply mode."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.scaling_policy import (
     ContainerRecommendation,
     Cost,
+    Horizontal,
     LastAction,
     ScalingPolicySpec,
     ScalingPolicyStatus,
@@ -27,19 +29,23 @@ from thrifty.api.scaling_policy import (
 from thrifty.engine.action_outcomes import RESIZE
 from thrifty.engine.conflicts import OtherAutoscaler, vertical_conflicts
 from thrifty.engine.cost import PriceBook
+from thrifty.engine.paired_requests import Pairing
 from thrifty.engine.pending_actions import RESIZE_ACTION
+from thrifty.engine.policy_replicas import pairing_for
 from thrifty.engine.policy_requests import (
     VerticalOutcome,
     history_observation,
+    priced_at,
     recommend_requests,
     resize_due,
     resize_summary,
+    with_requests,
 )
 from thrifty.engine.spot_mix import ReplicaSplit
 from thrifty.engine.workload_prices import Prices
 from thrifty.engine.workload_records import ContainerHistory, Workload
 from thrifty.handlers.operator_metrics import counted_action
-from thrifty.handlers.scaling_policy.policy_reads import namespace_usage, pod_nodes
+from thrifty.handlers.scaling_policy.policy_reads import namespace_load, namespace_usage, pod_nodes
 from thrifty.handlers.scaling_policy.step_conclusions import metrics_unavailable, step_start
 from thrifty.handlers.status_writer import Conclusions, record_change
 from thrifty.sources.prometheus_http import MetricsUnavailableError
@@ -60,6 +66,11 @@ class VerticalResult:
     summary: Summary | None = None
     last_action: LastAction | None = None
     acted: bool = False  # a change was attempted, so a pending action was recorded this round
+    # The workload with the paired requests, which the replicas are decided at: in Recommend mode,
+    # and in Apply mode once this round resized it. None: at the requests it has.
+    decide_at: Workload | None = None
+    # The cost and summary of the paired requests at the replicas the horizontal step recommends.
+    priced_at: Callable[[int], tuple[Cost | None, Summary]] | None = None
 
 
 def vertical_step(
@@ -78,7 +89,10 @@ def vertical_step(
     """``interrupted``: a resize an earlier round made but could not record; its cooldown runs.
     ``planned_mix``: the spot/on-demand mix placement steers to, and the labels of the cluster's
     nodes: the recommended cost is priced there. ``nodes_now``: the labels of the node each pod runs
-    on now, which price the current cost (from Prometheus' pod placement when empty)."""
+    on now, which price the current cost (from Prometheus' pod placement when empty).
+
+    A policy that also scales on CPU utilization gets CPU requests chosen with the replicas they
+    need (``paired_requests``)."""
     conflicts = vertical_conflicts(others)
     result = VerticalResult(step_start(conflicts, policy.mode))
     try:
@@ -94,15 +108,38 @@ def vertical_step(
     prices = Prices.on_nodes(book, nodes_now) if nodes_now else _prices(book, workload, histories)
     if planned_mix is not None:
         prices = prices.at_mix(book, planned_mix[1], planned_mix[0])
-    outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices)
+    pairing = None if policy.horizontal is None else _pairing(policy.horizontal, workload)
+    outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices, pairing)
     result.conditions.informational.append(outcome.observation)
+    if outcome.paired is not None:
+        result.priced_at = functools.partial(_priced, outcome, workload.desired_replicas, prices)
+        if policy.mode != "Apply":
+            result.decide_at = with_requests(workload, outcome.changes)
     result.containers, result.cost, result.summary = list(outcome.containers), outcome.cost, outcome.summary
-    due = resize_due(interrupted or status.last_action, now, vertical.cooldown_seconds, outcome.oom_bump)
+    last = interrupted or status.last_resize or status.last_action
+    due = resize_due(last, now, vertical.cooldown_seconds, outcome.oom_bump)
     resizable = bool(outcome.changes) and outcome.observation.reason in _RESIZING_REASONS
     if policy.mode == "Apply" and not conflicts and resizable and due:
         result.acted = True
         result.last_action = _resize(body, workload, outcome, now)
+        if result.last_action is not None and outcome.paired is not None:
+            result.decide_at = with_requests(workload, outcome.changes)
     return result
+
+
+def _priced(
+    outcome: VerticalOutcome, replicas_now: int, prices: Prices, replicas: int
+) -> tuple[Cost | None, Summary]:
+    repriced = priced_at(outcome, replicas_now, replicas, prices)
+    return repriced.cost, repriced.summary
+
+
+def _pairing(horizontal: Horizontal, workload: Workload) -> Pairing | None:
+    try:
+        load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
+    except MetricsUnavailableError:
+        return None  # the horizontal step says so; the requests are then right-sized on their own
+    return pairing_for(horizontal, load)
 
 
 def _prices(book: PriceBook, workload: Workload, histories: list[ContainerHistory]) -> Prices:
