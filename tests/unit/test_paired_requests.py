@@ -59,8 +59,8 @@ def pod_month(cpu: float, memory: float = MEMORY) -> float:
 def test_the_demo_shows_one_pair_priced_against_today() -> None:
     # 1.2 cores on 3 pods of 500m at a 70% target. Right-sizing alone: p95 400m, which would need
     # 5 replicas; 4 of 430m meet the target for less.
-    pairing = pairing_for(HORIZONTAL, NOW_LOAD)
-    assert pairing == Pairing(0.7, (2, 10), 1.2)
+    pairing = pairing_for(HORIZONTAL, NOW_LOAD, 3)
+    assert pairing == Pairing(0.7, (2, 10), 1.2, 3, 0.1)
     outcome = recommend_requests([history(0.4)], STEP, Vertical(), web(), PRICES, pairing)
     assert outcome.paired is not None
     (container,) = outcome.containers
@@ -82,7 +82,7 @@ def test_the_demo_shows_one_pair_priced_against_today() -> None:
 
 
 def test_the_replicas_are_decided_at_the_paired_request() -> None:
-    pairing = pairing_for(HORIZONTAL, NOW_LOAD)
+    pairing = pairing_for(HORIZONTAL, NOW_LOAD, 3)
     outcome = recommend_requests([history(0.4)], STEP, Vertical(), web(), PRICES, pairing)
     assert outcome.paired is not None
     paired = with_requests(web(), outcome.changes)
@@ -101,8 +101,8 @@ def test_a_policy_that_does_not_scale_on_cpu_is_right_sized_alone() -> None:
     on_memory = Horizontal.model_validate(
         {"minReplicas": 1, "maxReplicas": 5, "metrics": [{"type": "Memory", "targetUtilization": 80}]}
     )
-    assert pairing_for(on_memory, NOW_LOAD) is None
-    assert pairing_for(HORIZONTAL, None) is None
+    assert pairing_for(on_memory, NOW_LOAD, 3) is None
+    assert pairing_for(HORIZONTAL, None, 3) is None
     outcome = recommend_requests([history(0.4)], STEP, Vertical(), web(), PRICES, None)
     assert outcome.paired is None
     (container,) = outcome.containers
@@ -110,7 +110,7 @@ def test_a_policy_that_does_not_scale_on_cpu_is_right_sized_alone() -> None:
 
 
 def test_too_little_history_pairs_nothing() -> None:
-    pairing = pairing_for(HORIZONTAL, NOW_LOAD)
+    pairing = pairing_for(HORIZONTAL, NOW_LOAD, 3)
     outcome = recommend_requests([history(0.4, hours=1)], STEP, Vertical(), web(), PRICES, pairing)
     assert outcome.paired is None
     assert outcome.changes == {}
@@ -118,7 +118,7 @@ def test_too_little_history_pairs_nothing() -> None:
 
 def test_a_change_under_min_change_keeps_todays_request() -> None:
     # 1.2 cores: 4 pods of 430m; today 450m is within 10% of it, so nothing is patched.
-    pairing = pairing_for(HORIZONTAL, NOW_LOAD)
+    pairing = pairing_for(HORIZONTAL, NOW_LOAD, 3)
     workload = web(0.45)
     outcome = recommend_requests([history(0.4)], STEP, Vertical(), workload, PRICES, pairing)
     assert outcome.paired is not None
@@ -126,3 +126,20 @@ def test_a_change_under_min_change_keeps_todays_request() -> None:
     assert change is None or "cpu" not in change.requests
     (container,) = outcome.containers
     assert "keeps 450m (change under 10%)" in container.reason
+
+
+def test_the_pair_counts_replicas_as_the_horizontal_step_does_inside_the_tolerance() -> None:
+    # 4 pods of 410m at 1.17 cores run at 71%: within the 10% tolerance of the 70% target, so the
+    # horizontal step keeps 4, and the pair says 4 too (not ceil(1.17 / (0.41 x 0.7)) = 5).
+    load = WorkloadLoad(cpu_cores=1.17, cpu_pods=4, memory_bytes=4 * 400 * 2**20, memory_pods=4)
+    workload = web(0.41, replicas=4)
+    pairing = pairing_for(HORIZONTAL, load, 4)
+    outcome = recommend_requests([history(0.27, pods=4)], STEP, Vertical(), workload, PRICES, pairing)
+    assert outcome.paired is not None
+    decide_at = with_requests(workload, outcome.changes)
+    readings = readings_for(HORIZONTAL, decide_at, load, {})
+    decision = decide_replicas(HORIZONTAL, 4, readings.readings, HorizontalState(), 0.0)
+    assert outcome.paired.replicas == decision.decision.replicas
+    assert outcome.paired.message.endswith("keeping today's request, 410m at 4 replicas")
+    (container,) = outcome.containers
+    assert "paired with 4 replicas at the 70% target" in container.reason

@@ -243,7 +243,7 @@ def _propose(current: int, readings: Sequence[MetricReading], tolerance: float) 
     held = [name for name, ratio in known if _held_by_tolerance(current, ratio, tolerance)]
     desired, metric, ratio = current, None, None
     for name, value in known:
-        replicas = _replicas_for(current, value, tolerance)
+        replicas = replicas_for_ratio(current, value, tolerance)
         # The first metric asking for the most drives; on a tie at current, one the tolerance held.
         if metric is None or replicas > desired or (replicas == desired == current and name in held):
             desired, metric, ratio = replicas, name, value
@@ -260,7 +260,8 @@ def _held_by_tolerance(current: int, ratio: float, tolerance: float) -> bool:
     return current > 0 and abs(1.0 - ratio) <= tolerance and math.ceil(current * ratio) != current
 
 
-def _replicas_for(current: int, ratio: float, tolerance: float) -> int:
+def replicas_for_ratio(current: int, ratio: float, tolerance: float) -> int:
+    """The HPA's answer for one metric at usage/target ``ratio``: today's count inside the tolerance."""
     if current == 0:
         return math.ceil(ratio)
     if abs(1.0 - ratio) <= tolerance:

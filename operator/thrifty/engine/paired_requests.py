@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from thrifty.engine.cost import Rates
+from thrifty.engine.horizontal import replicas_for_ratio
 from thrifty.engine.joint_sizing import JointSizing, SizingOption, size_jointly, workload_cpu_demand
 from thrifty.engine.quantities import format_cpu
 from thrifty.engine.rightsizing import VerticalRecommendation, VerticalSettings, with_cpu_request
@@ -26,11 +27,14 @@ Decided = list[tuple[ContainerHistory, VerticalRecommendation]]
 
 @dataclass(frozen=True)
 class Pairing:
-    """What the horizontal half scales on: its CPU target, its replica range, the load now."""
+    """What the horizontal half scales on: its CPU target, its replica range, the load now, and the
+    replicas and tolerance the HPA rule counts from."""
 
     target_utilization: float  # a fraction: 0.7 for targetUtilization 70
     replica_range: tuple[int, int]
     demand_cores: float  # the workload's CPU use now, every pod
+    replicas_now: int = 0  # 0: no pods yet, so the count is the target's own answer
+    tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def pair_requests(
         hours_per_month=hours_per_month,
     )
     share = (sizing.chosen.cpu_cores - kept) / own
-    why = _why(sizing, pairing)
+    why = _why(_replicas_at(pairing, sizing.chosen.cpu_cores), pairing)
     paired = [
         (
             history,
@@ -98,16 +102,22 @@ def pair_requests(
 
 
 def _replicas_at(pairing: Pairing, pod_cpu: float) -> int:
+    """What the horizontal step will ask for at ``pod_cpu``: the HPA rule from today's replicas, so
+    that a count inside the tolerance is kept here as it is there."""
     low, high = pairing.replica_range
-    # Load exactly at a boundary asks for that many pods, not one more (as the sizing counts them).
-    needed = math.ceil(pairing.demand_cores / (pod_cpu * pairing.target_utilization) - 1e-9)
+    if pairing.replicas_now > 0:
+        ratio = pairing.demand_cores / (pairing.replicas_now * pod_cpu * pairing.target_utilization)
+        needed = replicas_for_ratio(pairing.replicas_now, ratio, pairing.tolerance)
+    else:
+        # Load exactly at a boundary asks for that many pods, not one more (as the sizing counts them).
+        needed = math.ceil(pairing.demand_cores / (pod_cpu * pairing.target_utilization) - 1e-9)
     return min(high, max(low, needed))
 
 
-def _why(sizing: JointSizing, pairing: Pairing) -> str:
-    replicas = _count(sizing.chosen)
+def _why(replicas: int, pairing: Pairing) -> str:
     target = f"{pairing.target_utilization:.0%}"
-    return f"paired with {replicas} at the {target} target (the cheapest pair over the history)"
+    count = f"{replicas} replicas" if replicas != 1 else "1 replica"
+    return f"paired with {count} at the {target} target (the cheapest pair over the history)"
 
 
 def _message(sizing: JointSizing, pod_cpu: float, replicas: int, currency: str) -> str:

@@ -106,14 +106,16 @@ class Readings:
         return tuple(m.note for m in self.missing)
 
 
-def pairing_for(horizontal: Horizontal, load: WorkloadLoad | None) -> Pairing | None:
-    """What right-sizing pairs CPU requests with: the CPU target, the replica range and the CPU in
-    use now; None when the policy does not scale on CPU utilization or no pod has a reading yet."""
+def pairing_for(horizontal: Horizontal, load: WorkloadLoad | None, replicas_now: int) -> Pairing | None:
+    """What right-sizing pairs CPU requests with: the CPU target, the replica range, the CPU in use
+    now and the replicas it is spread over; None when the policy does not scale on CPU utilization
+    or no pod has a reading yet."""
     cpu = next((m for _, m in named_metrics(horizontal) if m.type == "CPU"), None)
     if cpu is None or cpu.target_utilization is None or load is None or load.cpu_pods == 0:
         return None
     replica_range = (horizontal.min_replicas, horizontal.max_replicas)
-    return Pairing(cpu.target_utilization / 100, replica_range, load.cpu_cores)
+    target = cpu.target_utilization / 100
+    return Pairing(target, replica_range, load.cpu_cores, replicas_now, horizontal.tolerance)
 
 
 def readings_for(

@@ -139,7 +139,7 @@ def _pairing(horizontal: Horizontal, workload: Workload) -> Pairing | None:
         load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
     except MetricsUnavailableError:
         return None  # the horizontal step says so; the requests are then right-sized on their own
-    return pairing_for(horizontal, load)
+    return pairing_for(horizontal, load, workload.desired_replicas)
 
 
 def _prices(book: PriceBook, workload: Workload, histories: list[ContainerHistory]) -> Prices:
