@@ -103,7 +103,10 @@ def _daily_forecast(error: float, steering: bool, floor: int) -> MetricForecast:
 
 
 def test_a_steering_forecast_raises_replicas_and_shortens_the_scale_down_window() -> None:
-    policy = horizontal(predictive={"enabled": True, "leadTimeSeconds": 120})
+    policy = horizontal(
+        metrics=[{"type": "CPU", "targetUtilization": 70}],
+        predictive={"enabled": True, "leadTimeSeconds": 120},
+    )
     outcome = decide_replicas(
         policy, 3, [MetricReading("cpu", 1.0)], HorizontalState(), T0, [_daily_forecast(0.1, True, 7)]
     )
@@ -114,11 +117,36 @@ def test_a_steering_forecast_raises_replicas_and_shortens_the_scale_down_window(
     assert outcome.forecast is not None
     assert outcome.forecast.peak_replicas == 7
     # A 200 s old recommendation of 9 holds a scale-down for 300 s, but not past the 120 s lead time.
+    # 9 pods at 35% of their requests (0.5 x the 70% target) need ceil(9 x 0.35) = 4 at full
+    # capacity while the forecast steers, and the forecast asks for 4: the target's 5 is not kept.
     held = HorizontalState((Recommendation(T0 - 200, 9),), ())
     steered = decide_replicas(
         policy, 9, [MetricReading("cpu", 0.5)], held, T0, [_daily_forecast(0.1, True, 4)]
     )
-    assert steered.decision.replicas == 5
+    assert steered.decision.replicas == 4
+    reactive = decide_replicas(policy, 9, [MetricReading("cpu", 0.5)], held, T0 + 400)
+    assert reactive.decision.replicas == 5
+
+
+def test_while_steering_the_reading_is_at_full_capacity_with_no_tolerance() -> None:
+    policy = horizontal(
+        metrics=[{"type": "CPU", "targetUtilization": 70}],
+        predictive={"enabled": True, "leadTimeSeconds": 120},
+    )
+    # 10 pods at 74% of their requests: inside the 10% tolerance of the 70% target, so reactive
+    # scaling keeps 10; at full capacity they need 8, and a forecast of 8 or fewer lets them go.
+    reading = [MetricReading("cpu", 0.74 / 0.7)]
+    assert decide_replicas(policy, 10, reading, HorizontalState(), T0).decision.replicas == 10
+    steered = decide_replicas(policy, 10, reading, HorizontalState(), T0, [_daily_forecast(0.1, True, 6)])
+    assert steered.decision.replicas == 8
+    # At 104% of their requests, a tolerance would keep 10 pods that cannot serve the load.
+    over = [MetricReading("cpu", 1.04 / 0.7)]
+    assert (
+        decide_replicas(
+            policy, 10, over, HorizontalState(), T0, [_daily_forecast(0.1, True, 6)]
+        ).decision.replicas
+        == 11
+    )
 
 
 def test_an_inaccurate_forecast_does_not_steer_and_says_forecast_inaccurate() -> None:

@@ -242,12 +242,26 @@ class Behavior(ApiModel):
 
 
 class Predictive(ApiModel):
-    """Forecast-driven scaling: replicas are raised ahead of predicted load, never lowered by it."""
+    """Forecast-driven scaling: capacity sized to a chosen risk of falling short, ahead of the load."""
 
     enabled: bool = Field(
         default=False,
-        description="Scale ahead of forecast load. The reactive replica count stays a floor: the "
-        "operator uses max(predicted, reactive). Default: false.",
+        description="Scale ahead of forecast load. While the forecast steers (six hours of history and "
+        "a recent error within maxForecastError), replicas = max(ceil(demand now / capacity), "
+        "ceil((forecast peak over leadTimeSeconds + headroom) / capacity)) at full capacity per replica "
+        "(for CPU and Memory the pod's request, for a Prometheus metric its targetPerReplica): the "
+        "headroom, calibrated on the forecast's own recent errors, replaces the target utilization's "
+        "spare capacity. Otherwise scaling is the reactive algorithm at the target, and the Predictive "
+        "condition says why. Default: false.",
+    )
+    target_shortfall_percent: float = Field(
+        default=0.5,
+        gt=0,
+        le=50,
+        description="The share of time, in percent (greater than 0, at most 50), that demand may exceed "
+        "the ready replicas' full capacity while the forecast steers: the headroom is the least at which "
+        "the forecast's own recent forecasts would have fallen short no more often. Lower is safer and "
+        "dearer. Default: 0.5.",
     )
     lookback_hours: int = Field(
         default=336,

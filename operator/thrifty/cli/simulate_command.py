@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from thrifty.cli.frontier_output import output_console, plot_frontier, print_frontier, time_axis
+from thrifty.cli.policy_file import PolicyFileError, read_policy, with_policy
+from thrifty.engine.cost_risk_frontier import frontier
 from thrifty.engine.replay import PredictiveSettings
 from thrifty.engine.simulate import SimulationResult, SimulationSettings, simulate
 from thrifty.sandbox.traces import TRACE_NAMES, SimExtraMissingError, require_sim
@@ -45,6 +48,7 @@ _NUMBERS: tuple[tuple[str, float | None, str], ...] = (
     ("--max-forecast-error", 0.25, "recent MAPE above which the forecast stops steering"),
     ("--lookback-hours", 336.0, "history the forecast learns from"),
     ("--lead-time-seconds", None, "forecast horizon; None: --startup-seconds"),
+    ("--target-shortfall-percent", 0.5, "share of time thrifty-predictive may fall short, in %%"),
 )
 
 
@@ -70,11 +74,26 @@ def register(commands: Any) -> None:
     parser.add_argument("--seasonality", choices=("Auto", "Daily", "Weekly", "None"), default="Auto")
     parser.add_argument("--format", "-o", choices=("table", "json"), default="table")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="draw demand and ready capacity")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="a ScalingPolicy manifest: its replica range, first metric's target, tolerance, behavior "
+        "and predictive settings replace the flags' for thrifty-reactive and thrifty-predictive (and the "
+        "target for hpa)",
+    )
+    parser.add_argument(
+        "--sweep",
+        type=Path,
+        metavar="FILE.png",
+        help="the cost/risk frontier instead: hpa at targets 50-95%% and thrifty-predictive at risks "
+        "0.1-5%%, as a table (or JSON) and a plot of cost / oracle against the share of steps short",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        if args.plot:
+        if args.plot or args.sweep:
             # Checked before the simulation, which can take minutes, not when the plot is drawn.
             require_sim("matplotlib.pyplot")
         if args.trace:
@@ -98,15 +117,25 @@ def run(args: argparse.Namespace) -> int:
             predictive=PredictiveSettings(
                 lookback_hours=args.lookback_hours, lead_time_seconds=args.lead_time_seconds,
                 seasonality=args.seasonality, max_forecast_error=args.max_forecast_error,
+                target_shortfall=args.target_shortfall_percent / 100,
             ),
         )  # fmt: skip
+        if args.policy:
+            settings = with_policy(settings, read_policy(args.policy))
+        scaled = np.asarray(demand, dtype=np.float64) * scale
         started = time.perf_counter()
-        result = simulate(seconds, np.asarray(demand, dtype=np.float64) * scale, settings)
+        if args.sweep:
+            points = frontier(seconds, scaled, settings)
+            elapsed = time.perf_counter() - started
+            print_frontier(points, source, settings, args.format, elapsed)
+            plot_frontier(points, args.sweep, source)
+            return 0
+        result = simulate(seconds, scaled, settings)
         elapsed = time.perf_counter() - started
     except SimExtraMissingError as error:
         print(error.for_command("thrifty simulate"), file=sys.stderr)
         return 2
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, PolicyFileError) as error:
         print(f"thrifty simulate: {error}", file=sys.stderr)
         return 2
     if args.plot:
@@ -193,6 +222,7 @@ def to_json(result: SimulationResult, source: str, scale: float, elapsed: float)
             "target_utilization": settings.target_utilization,
             "sync_seconds": settings.sync_seconds,
             "max_forecast_error": settings.predictive.max_forecast_error,
+            "target_shortfall_percent": settings.predictive.target_shortfall * 100,
         },
         "steps": len(result.times),
         "elapsed_seconds": elapsed,
@@ -201,7 +231,6 @@ def to_json(result: SimulationResult, source: str, scale: float, elapsed: float)
 
 def print_table(result: SimulationResult, source: str, elapsed: float) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     settings = result.settings
@@ -222,29 +251,30 @@ def print_table(result: SimulationResult, source: str, elapsed: float) -> None:
             f"{outcome.underprovisioned_fraction:.2%}", f"{outcome.max_shortfall:,.1f}",
             str(outcome.scale_events), f"{outcome.elapsed_seconds:.1f}",
         )  # fmt: skip
-    console = Console()
+    console = output_console()
     console.print(table)
     for name, outcome in result.results.items():
         if outcome.notes and name != "oracle":
-            console.print(f"{name}: {outcome.notes}")
+            console.print(f"{name}: {outcome.notes}", soft_wrap=True)
     console.print(f"simulated in {elapsed:.1f} s")
 
 
 def plot(result: SimulationResult, path: Path, source: str) -> None:
-    """Demand and each policy's ready capacity over time, in hours from the start."""
+    """Demand and each policy's ready capacity over time: dates when the trace has them, else hours
+    from the start."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hours = (result.times - result.times[0]) / 3600.0
+    x, label = time_axis(result.times)
     capacity = result.settings.capacity_per_replica
     figure, axes = plt.subplots(figsize=(14, 5), layout="constrained")
     for name, run in result.runs.items():
-        axes.plot(hours, run.ready * capacity, drawstyle="steps-post", linewidth=0.7, label=f"{name} ready")
+        axes.plot(x, run.ready * capacity, drawstyle="steps-post", linewidth=0.7, label=f"{name} ready")
     # Drawn last, so it stays visible where a policy's capacity matches it.
-    axes.plot(hours, result.demand, drawstyle="steps-post", color="black", linewidth=0.8, label="demand")
-    axes.set_xlabel("hours")
+    axes.plot(x, result.demand, drawstyle="steps-post", color="black", linewidth=0.8, label="demand")
+    axes.set_xlabel(label)
     axes.set_ylabel("demand / ready capacity")
     axes.set_title(f"thrifty simulate: {source}")
     axes.legend(loc="upper right")

@@ -10,6 +10,7 @@ __all__ = [
     "conflicts",
     "cost",
     "cost_policy_summary",
+    "cost_risk_frontier",
     "forecast",
     "horizontal",
     "joint_sizing",

@@ -15,8 +15,10 @@ alpha (how much the last value persists) and beta (how much of the remembered ch
 fitted by least squares on the lookback, pooled over h, and clipped to [0, 1]: a noisy series leans
 on the anchor, a smooth one on its last value. Every term uses samples at or before t only.
 
-Headroom: the ``quantile`` (0.9) of the model's own in-sample residuals of the quantity that sizes
-replicas, the actual peak of the next H samples minus the forecast peak, floored at 0.
+Headroom, over the model's own in-sample forecasts of the quantity that sizes replicas (the peak of
+the next H samples): with a ``shortfall`` and a capacity per replica, the least headroom at which
+the replicas sized for forecast + headroom fell short of the actual peak at no more than that share
+of origins (``risk_headroom``); without, the ``quantile`` (0.9) of the residuals. Floored at 0.
 
 Recent error: the mean absolute percentage error of the peak forecasts made over the last day
 (origins whose next H samples have all been seen) against the actual peaks. Origins whose actual
@@ -59,6 +61,7 @@ __all__ = [
     "forecast",
     "forecast_peak",
     "recent_error",
+    "risk_headroom",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -139,6 +142,8 @@ def fit_forecast(
     lookback_seconds: float = 14 * DAY_SECONDS,
     quantile: float = 0.9,
     now: float | None = None,
+    shortfall: float | None = None,
+    capacity_per_replica: float | None = None,
 ) -> ForecastModel:
     """Fit the model on the ``lookback_seconds`` of samples up to ``now`` (default: the last one)."""
     if lead_seconds < 0 or lookback_seconds <= 0:
@@ -178,13 +183,15 @@ def fit_forecast(
     coefficients, *_ = np.linalg.lstsq(design, (target - a).ravel(), rcond=None)
     alpha, beta = (float(np.clip(c, 0.0, 1.0)) for c in coefficients)
     fitted = a + alpha * (last - a) + beta * d
-    residuals = target.max(axis=1) - fitted.max(axis=1)
-    headroom = max(0.0, float(np.quantile(residuals, quantile)))
+    actual, predicted = target.max(axis=1), fitted.max(axis=1)
+    if shortfall is not None and capacity_per_replica is not None:
+        headroom = risk_headroom(actual, predicted, capacity_per_replica, shortfall)
+        sized = f"headroom {headroom:.4g} for {shortfall:.2%} short over {len(actual)} peaks"
+    else:
+        headroom = max(0.0, float(np.quantile(actual - predicted, quantile)))
+        sized = f"headroom p{quantile * 100:g} of {len(actual)} residuals {headroom:.4g}"
     shape = f"{cycles} cycles" if period else f"{window}-step anchor"
-    reason = (
-        f"{why}, {shape}, alpha {alpha:.2f}, beta {beta:.2f}, headroom p{quantile * 100:g} of "
-        f"{len(residuals)} residuals {headroom:.4g}"
-    )
+    reason = f"{why}, {shape}, alpha {alpha:.2f}, beta {beta:.2f}, {sized}"
     return ForecastModel(
         True, chosen, series.step, horizon, period, cycles, alpha, beta, headroom, quantile,
         series.end, detection, reason,
@@ -270,6 +277,21 @@ def _unusable(series: RegularSeries, quantile: float, reason: str) -> ForecastMo
     return ForecastModel(
         False, "None", step, 1, None, 0, 1.0, 0.0, math.nan, quantile, series.end, None, reason
     )
+
+
+def risk_headroom(actual: FloatArray, predicted: FloatArray, capacity: float, shortfall: float) -> float:
+    """The least headroom at which the replicas the forecast would have asked for, ceil((predicted +
+    headroom) / capacity), fell short of the actual peak at no more than ``shortfall`` of the
+    fitted origins: an empirical (split-free conformal) quantile that counts the spare capacity the
+    rounding up to whole replicas gives, which a plain quantile of the errors would add again."""
+    if capacity <= 0 or not 0 < shortfall < 1:
+        raise ValueError("capacity must be positive and shortfall within (0, 1)")
+    levels = np.linspace(0.5, 1.0, 201)
+    candidates = np.unique(np.maximum(0.0, np.quantile(actual - predicted, levels)))
+    replicas = np.ceil((predicted[:, np.newaxis] + candidates) / capacity - 1e-9)
+    short = np.mean(actual[:, np.newaxis] > replicas * capacity * (1 + 1e-9), axis=0)
+    within = np.flatnonzero(short <= shortfall)
+    return float(candidates[within[0]] if len(within) else candidates[-1])
 
 
 def _trend_window(step: float) -> int:

@@ -256,6 +256,7 @@ def decide_replicas(
     best = max(steering, key=lambda f: f.floor.replicas if f.floor else 0, default=None)
     if best is not None and best.floor is not None:
         settings = steering_settings(settings, horizontal.predictive.lead_time_seconds)
+        readings = at_full_capacity(horizontal, readings)
         if floor is None or best.floor.replicas > floor:
             floor, floor_label = best.floor.replicas, f"{FORECAST_LABEL} of {best.metric}"
     if budget_cap is not None and (cap is None or budget_cap[0] < cap):
@@ -280,6 +281,23 @@ def decide_replicas(
         forecast=_forecast_status(shown) if horizontal.predictive.enabled else None,
         predictive=_predictive(forecasts) if horizontal.predictive.enabled else None,
     )
+
+
+def at_full_capacity(horizontal: Horizontal, readings: Sequence[MetricReading]) -> list[MetricReading]:
+    """Readings against the pods' full requests rather than the target utilization, as a steering
+    forecast sizes them (``engine.predictive``); a PromQL metric's targetPerReplica is already the
+    capacity its forecast sizes for."""
+    targets = {
+        name: metric.target_utilization / 100
+        for name, metric in named_metrics(horizontal)
+        if metric.type != "Prometheus" and metric.target_utilization is not None
+    }
+    return [
+        MetricReading(r.name, r.usage_ratio * targets[r.name])
+        if r.usage_ratio is not None and r.name in targets
+        else r
+        for r in readings
+    ]
 
 
 def _forecast_status(forecast: MetricForecast | None) -> Forecast | None:

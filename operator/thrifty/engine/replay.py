@@ -1,15 +1,14 @@
 """One policy's replay, sync by sync: decide(), pods that start slowly and stop at once, the forecast.
 
-The forecast (``thrifty-predictive``) steers by the rules of ``engine.predictive``: a floor sized for
-its peak plus headroom over the lead time, and a scale-down window cut to the lead time. (Measured:
-sized at the target instead of full capacity, the three real traces cost 4.5 to 5.9% more than under
-the HPA; only alibaba2018 gained, 0.14% of syncs short instead of 0.48%.)
+The forecast (``thrifty-predictive``) steers by the rules of ``engine.predictive``: capacity sized to
+``target_shortfall`` (a floor for the forecast peak plus a calibrated headroom over the lead time,
+and the reactive count at full capacity), and a scale-down window cut to the lead time.
 
 The forecast sees the trace's rows at or before now only:
 
-- every ``retrain_seconds`` (hourly) the model is fitted again on the last ``lookback`` of rows, and
-  its error over the last day is measured; the forecast steers only while that error is at most
-  ``max_forecast_error``, and never before a day of history exists to measure it on;
+- every ``retrain_seconds`` the model is fitted again on the last ``lookback`` of rows, and its error
+  over the last day (or all the rows seen, from six hours on) is measured; the forecast steers only
+  while that error is at most ``max_forecast_error``;
 - at each new row, the next rows are forecast; at each sync, the peak of those that start within
   [now, now + lead time] sizes the floor (none start there: no floor, the current row is the
   reactive count's business).
@@ -20,19 +19,16 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from thrifty.engine.forecast import (
-    DAY_SECONDS,
     ForecastError,
     ForecastModel,
     SeasonalityChoice,
     fit_forecast,
     forecast,
-    recent_error,
 )
 from thrifty.engine.horizontal import (
     HorizontalSettings,
@@ -40,7 +36,13 @@ from thrifty.engine.horizontal import (
     MetricReading,
     decide,
 )
-from thrifty.engine.predictive import steering_settings
+from thrifty.engine.predictive import (
+    DEFAULT_TARGET_SHORTFALL,
+    MIN_STEERING_HISTORY_SECONDS,
+    REFIT_SECONDS,
+    steering_error,
+    steering_settings,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -54,14 +56,15 @@ class PredictiveSettings:
     lead_time_seconds: float | None = None  # None: the pods' start-up time
     seasonality: SeasonalityChoice = "Auto"
     max_forecast_error: float = 0.25
-    headroom_quantile: float = 0.9
-    # "capacity": predicted = ceil((peak + headroom) / capacity); "target": / (capacity x target),
-    # which also counts the target's spare capacity on top of the headroom (safer, dearer).
-    headroom_sizing: Literal["capacity", "target"] = "capacity"
-    retrain_seconds: float = 3600.0
+    target_shortfall: float = DEFAULT_TARGET_SHORTFALL  # a fraction: 0.005 is 0.5% of the time
+    retrain_seconds: float = REFIT_SECONDS
     # While the forecast steers, it guards against the rebound the scale-down stabilization window
     # waits for, so the window shrinks to this (never grows).
     steering_scale_down_window_seconds: int | None = None  # None: the lead time
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target_shortfall < 1:
+            raise ValueError("target_shortfall must be within (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,14 @@ def replay(
     ready = np.empty(len(times), np.int64)
     predictor = None if predictive is None else _Predictor(rows, row_demand, pods, predictive)
     steering_settings = settings if predictor is None else predictor.steering_settings(settings)
-    per_replica = pods.capacity_per_replica * pods.target_utilization
     raised = 0
     for i, now in enumerate(times.tolist()):
-        capacity = replicas * per_replica
-        readings = (MetricReading("demand", float(demand[i]) / capacity if capacity else math.inf),)
         floor = None if predictor is None else predictor.floor(int(row_of_step[i]), now)
-        rules = steering_settings if predictor is not None and predictor.steering else settings
+        steering = predictor is not None and predictor.steering
+        rules = steering_settings if steering else settings
+        # While the forecast steers, the reactive count is at full capacity (engine.predictive).
+        capacity = replicas * pods.capacity_per_replica * (1.0 if steering else pods.target_utilization)
+        readings = (MetricReading("demand", float(demand[i]) / capacity if capacity else math.inf),)
         decision = decide(replicas, readings, rules, state, now, floor=floor, schedule_names=_FORECAST)
         raised += floor is not None and decision.replicas == floor > decision.desired
         state = decision.state
@@ -164,22 +168,22 @@ class _Predictor:
             self.path_row = row
         # Plain Python over a few rows: this runs at every sync, where numpy's overhead would dominate.
         within = [upper for start, upper in self.path if now <= start <= now + self.lead]
-        at_target = self.settings.headroom_sizing == "target"
-        return self.pods.replicas_for(max(within), at_target=at_target) if within else None
+        return self.pods.replicas_for(max(within), at_target=False) if within else None
 
     def _fit(self, row: int, now: float) -> None:
         self.next_fit = now + self.settings.retrain_seconds
         seen_rows, seen_demand = self.rows[: row + 1], self.demand[: row + 1]
         self.path_row = -1
         self.steering = False
-        if now - float(self.rows[0]) < DAY_SECONDS:  # no day of forecasts to judge the error by yet
+        if now - float(self.rows[0]) < MIN_STEERING_HISTORY_SECONDS:  # no fit is scored before
             return
         self.model = fit_forecast(
             seen_rows, seen_demand, lead_seconds=self.lead, seasonality=self.settings.seasonality,
             lookback_seconds=self.settings.lookback_hours * 3600.0,
-            quantile=self.settings.headroom_quantile, now=now,
+            now=now, shortfall=self.settings.target_shortfall,
+            capacity_per_replica=self.pods.capacity_per_replica,
         )  # fmt: skip
-        self.error = recent_error(
+        self.error = steering_error(
             self.model, seen_rows, seen_demand, max_error=self.settings.max_forecast_error, now=now
         )
         self.steering = self.error.steering
@@ -189,7 +193,7 @@ class _Predictor:
 
     def summary(self) -> str:
         if not self.fits:
-            return "forecast never fitted: less than a day of history"
+            return "forecast never fitted: less than six hours of history"
         kinds = ", ".join(f"{name} {count}" for name, count in sorted(self.seasonality.items()))
         last = "" if self.error is None else f"; last: {self.error.reason}"
         return f"{self.fits} fits ({kinds}), steering after {self.steering_fits}{last}"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
@@ -53,6 +53,8 @@ class SimulationSettings:
     target_utilization: float = 0.7
     sync_seconds: float = 15.0
     predictive: PredictiveSettings = field(default_factory=PredictiveSettings)
+    # Thrifty's policies' tolerance and behavior (a ScalingPolicy's); None: the API's defaults.
+    thrifty_rules: HorizontalSettings | None = None
 
     def __post_init__(self) -> None:
         if self.capacity_per_replica <= 0 or self.sync_seconds <= 0:
@@ -107,7 +109,12 @@ def hpa_settings(settings: SimulationSettings) -> HorizontalSettings:
 def thrifty_settings(settings: SimulationSettings) -> HorizontalSettings:
     """Thrifty's reactive defaults: the ScalingPolicy API's defaults, which are the HPA's (tolerance
     0.1, no cooldown). A cooldown would only make a reactive policy later and dearer here; Thrifty's
-    difference is what a trusted forecast allows (see :mod:`thrifty.engine.replay`)."""
+    difference is what a trusted forecast allows (see :mod:`thrifty.engine.replay`). A policy's own
+    rules replace the defaults when given, within the simulation's replica range."""
+    if settings.thrifty_rules is not None:
+        return replace(
+            settings.thrifty_rules, min_replicas=settings.min_replicas, max_replicas=settings.max_replicas
+        )
     return HorizontalSettings(settings.min_replicas, settings.max_replicas)
 
 

@@ -1,7 +1,10 @@
-"""Forecasts of a policy's metrics: demand history from Prometheus, a model refitted hourly.
+"""Forecasts of a policy's metrics: demand history from Prometheus, a model refitted every
+``REFIT_SECONDS``.
 
-A model is refitted once an hour (as ``thrifty simulate`` does) and kept in memory between: losing
-it on a restart costs one fit. The forecast itself is recomputed every round from fresh history.
+A model is refitted every 15 minutes (as ``thrifty simulate`` does), with its headroom calibrated
+for the policy's ``targetShortfallPercent`` at the capacity a replica has now, and kept in memory
+between: losing it on a restart costs one fit. The forecast itself is recomputed every round from
+fresh history.
 """
 
 from __future__ import annotations
@@ -10,16 +13,13 @@ import threading
 from dataclasses import dataclass
 
 from thrifty.api.scaling_policy import Horizontal
-from thrifty.engine.forecast import ForecastError, ForecastModel, fit_forecast, recent_error
+from thrifty.engine.forecast import ForecastError, ForecastModel, fit_forecast
 from thrifty.engine.policy_replicas import MetricForecast, named_metrics
-from thrifty.engine.predictive import forecast_floor
+from thrifty.engine.predictive import REFIT_SECONDS, forecast_floor, steering_error
 from thrifty.engine.workload_records import DemandHistory, Resource, Workload
 from thrifty.handlers.scaling_policy.policy_reads import query_history, workload_demand
 
 __all__ = ["metric_forecasts"]
-
-REFIT_SECONDS = 3600.0
-HEADROOM_QUANTILE = 0.9
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def metric_forecasts(
             capacity = workload.pod_request(resource)
         if history is None or capacity is None:
             continue
-        fitted = _fitted(policy_uid, name, horizontal, history, now)
+        fitted = _fitted(policy_uid, name, horizontal, history, capacity, now)
         floor = forecast_floor(
             fitted.model, history.times, history.values, now, predictive.lead_time_seconds, capacity
         )
@@ -61,10 +61,13 @@ def metric_forecasts(
     return forecasts
 
 
-def _fitted(uid: str, metric: str, horizontal: Horizontal, history: DemandHistory, now: float) -> _Fitted:
+def _fitted(
+    uid: str, metric: str, horizontal: Horizontal, history: DemandHistory, capacity: float, now: float
+) -> _Fitted:
     predictive = horizontal.predictive
+    shortfall = predictive.target_shortfall_percent / 100
     settings = (predictive.lookback_hours, predictive.lead_time_seconds, predictive.seasonality,
-                predictive.max_forecast_error)  # fmt: skip
+                predictive.max_forecast_error, shortfall, capacity)  # fmt: skip
     with _LOCK:
         known = _MODELS.get((uid, metric))
     if known is not None and known.settings == settings and now - known.at < REFIT_SECONDS:
@@ -72,9 +75,9 @@ def _fitted(uid: str, metric: str, horizontal: Horizontal, history: DemandHistor
     model = fit_forecast(
         history.times, history.values, lead_seconds=predictive.lead_time_seconds,
         seasonality=predictive.seasonality, lookback_seconds=predictive.lookback_hours * 3600.0,
-        quantile=HEADROOM_QUANTILE, now=now,
+        now=now, shortfall=shortfall, capacity_per_replica=capacity,
     )  # fmt: skip
-    error = recent_error(
+    error = steering_error(
         model, history.times, history.values, max_error=predictive.max_forecast_error, now=now
     )
     fitted = _Fitted(now, settings, model, error)
