@@ -143,3 +143,15 @@ def test_the_pair_counts_replicas_as_the_horizontal_step_does_inside_the_toleran
     assert outcome.paired.message.endswith("keeping today's request, 410m at 4 replicas")
     (container,) = outcome.containers
     assert "paired with 4 replicas at the 70% target" in container.reason
+
+
+def test_while_a_forecast_steers_the_pair_is_at_full_capacity() -> None:
+    # 1.2 cores: at full capacity 3 pods of 400m serve it, where the 70% target asked for 4 of 430m.
+    pairing = pairing_for(HORIZONTAL, NOW_LOAD, 3, steering=True)
+    assert pairing == Pairing(1.0, (2, 10), 1.2, 3, 0.0, steering=True)
+    outcome = recommend_requests([history(0.4)], STEP, Vertical(), web(), PRICES, pairing)
+    assert outcome.paired is not None
+    (container,) = outcome.containers
+    cpu = parse_quantity(recommended_requests(container).cpu or "0")
+    assert outcome.paired.replicas == math.ceil(1.2 / cpu - 1e-9)
+    assert "at full capacity, as the forecast steers" in container.reason

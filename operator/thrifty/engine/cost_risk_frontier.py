@@ -16,7 +16,7 @@ import numpy.typing as npt
 from thrifty.engine.simulate import SimulationSettings, simulate
 
 HPA_TARGETS: Final = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-THRIFTY_RISKS: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05)
+THRIFTY_RISKS: Final = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05)
 
 
 @dataclass(frozen=True)

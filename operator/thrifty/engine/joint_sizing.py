@@ -139,7 +139,8 @@ def _options(
     # (candidates, steps): every candidate over the whole history in one pass.
     per_pod_capacity = requests[:, None] * target
     replicas = np.clip(np.ceil(demand[None, :] / per_pod_capacity - _BOUNDARY), low, high)
-    over = demand[None, :] / replicas > requests[:, None]
+    # Usage exactly at the request (a 100% target's exact fit) is not over it, float noise aside.
+    over = demand[None, :] / replicas > requests[:, None] * (1 + _BOUNDARY)
     monthly = replicas.mean(axis=1) * pod_costs
     now = np.clip(np.ceil(current_demand / (requests * target) - _BOUNDARY), low, high)
     return [

@@ -35,6 +35,7 @@ class Pairing:
     demand_cores: float  # the workload's CPU use now, every pod
     replicas_now: int = 0  # 0: no pods yet, so the count is the target's own answer
     tolerance: float = 0.0
+    steering: bool = False  # a forecast steers: replicas at full capacity (engine.predictive)
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,13 @@ def _replicas_at(pairing: Pairing, pod_cpu: float) -> int:
 
 
 def _why(replicas: int, pairing: Pairing) -> str:
-    target = f"{pairing.target_utilization:.0%}"
+    at = (
+        "full capacity, as the forecast steers"
+        if pairing.steering
+        else f"the {pairing.target_utilization:.0%} target"
+    )
     count = f"{replicas} replicas" if replicas != 1 else "1 replica"
-    return f"paired with {count} at the {target} target (the cheapest pair over the history)"
+    return f"paired with {count} at {at} (the cheapest pair over the history)"
 
 
 def _message(sizing: JointSizing, pod_cpu: float, replicas: int, currency: str) -> str:

@@ -106,14 +106,19 @@ class Readings:
         return tuple(m.note for m in self.missing)
 
 
-def pairing_for(horizontal: Horizontal, load: WorkloadLoad | None, replicas_now: int) -> Pairing | None:
+def pairing_for(
+    horizontal: Horizontal, load: WorkloadLoad | None, replicas_now: int, steering: bool = False
+) -> Pairing | None:
     """What right-sizing pairs CPU requests with: the CPU target, the replica range, the CPU in use
     now and the replicas it is spread over; None when the policy does not scale on CPU utilization
-    or no pod has a reading yet."""
+    or no pod has a reading yet. While a forecast steers, the replicas are read at full capacity with
+    no tolerance (``engine.predictive``), so the pair is too."""
     cpu = next((m for _, m in named_metrics(horizontal) if m.type == "CPU"), None)
     if cpu is None or cpu.target_utilization is None or load is None or load.cpu_pods == 0:
         return None
     replica_range = (horizontal.min_replicas, horizontal.max_replicas)
+    if steering:
+        return Pairing(1.0, replica_range, load.cpu_cores, replicas_now, 0.0, steering=True)
     target = cpu.target_utilization / 100
     return Pairing(target, replica_range, load.cpu_cores, replicas_now, horizontal.tolerance)
 

@@ -108,7 +108,8 @@ def vertical_step(
     prices = Prices.on_nodes(book, nodes_now) if nodes_now else _prices(book, workload, histories)
     if planned_mix is not None:
         prices = prices.at_mix(book, planned_mix[1], planned_mix[0])
-    pairing = None if policy.horizontal is None else _pairing(policy.horizontal, workload)
+    steering = bool(status.forecast and status.forecast.steering)
+    pairing = None if policy.horizontal is None else _pairing(policy.horizontal, workload, steering)
     outcome = recommend_requests(histories, usage.step_seconds, vertical, workload, prices, pairing)
     result.conditions.informational.append(outcome.observation)
     if outcome.paired is not None:
@@ -134,12 +135,14 @@ def _priced(
     return repriced.cost, repriced.summary
 
 
-def _pairing(horizontal: Horizontal, workload: Workload) -> Pairing | None:
+def _pairing(horizontal: Horizontal, workload: Workload, steering: bool) -> Pairing | None:
+    """``steering``: the forecast steered at the last evaluation, so replicas are read at full
+    capacity (``engine.predictive``) and the requests are paired with them so."""
     try:
         load = namespace_load(workload.namespace).workloads.get((workload.kind, workload.name))
     except MetricsUnavailableError:
         return None  # the horizontal step says so; the requests are then right-sized on their own
-    return pairing_for(horizontal, load, workload.desired_replicas)
+    return pairing_for(horizontal, load, workload.desired_replicas, steering)
 
 
 def _prices(book: PriceBook, workload: Workload, histories: list[ContainerHistory]) -> Prices:

@@ -1,0 +1,196 @@
+"""Predictive scaling on the sandbox: an Apply-mode policy with three days of backfilled history
+that peaks at the same hour every day scales up ahead of today's peak, while the live load is still
+at its night level, where the reactive algorithm sees nothing to scale for.
+
+The history is a daily square wave: 0.4 cores for the workload most of the day, 3.6 cores for the
+hour that starts at ``peak_at``, 11 to 16 minutes after the test starts. The live load stays at 0.4
+cores throughout: 2 pods of 500m at 40%, under the 70% target, so every replica above 2 is the
+forecast's.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sandbox_helpers import (
+    OperatorProcess,
+    apply,
+    condition,
+    get,
+    kubectl,
+    quick_reads,
+    wait_for,
+)
+
+from thrifty.sandbox.cluster import SandboxEnv, restart_prometheus
+from thrifty.sandbox.inventory import read_inventory
+from thrifty.sandbox.series import Container, Peak, Pod, write_openmetrics
+from thrifty.sandbox.traces import Trace
+
+pytestmark = pytest.mark.usefixtures("crds_installed")
+
+NAMESPACE = f"ahead-{uuid.uuid4().hex[:6]}"
+DAY = 86400
+STEP = 300
+HISTORY_SECONDS = 3 * DAY
+SCRAPE = 60
+MARGIN = 120
+LEAD_SECONDS = 600
+NIGHT, PEAK = 0.1, 0.9  # of 2 cores a pod: 0.4 and 3.6 cores for the 2 pods
+POD_PEAK_CORES = 2.0
+REQUEST_CORES = 0.5
+
+DEPLOYMENT = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: shop, namespace: {NAMESPACE}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: shop}}}}
+  template:
+    metadata: {{labels: {{app: shop}}}}
+    spec:
+      containers:
+      - name: shop
+        image: registry.example/shop:1
+        resources:
+          requests: {{cpu: 500m, memory: 256Mi}}
+"""
+
+POLICY = f"""
+apiVersion: thrifty.dev/v1alpha1
+kind: ScalingPolicy
+metadata: {{name: shop, namespace: {NAMESPACE}}}
+spec:
+  targetRef: {{kind: Deployment, name: shop}}
+  mode: Apply
+  horizontal:
+    minReplicas: 2
+    maxReplicas: 12
+    metrics: [{{type: CPU, targetUtilization: 70}}]
+    predictive:
+      enabled: true
+      leadTimeSeconds: {LEAD_SECONDS}
+      lookbackHours: 72
+      seasonality: Daily
+"""
+
+
+def daily_peak_trace(now: float, peak_at: float) -> Trace:
+    """Rows every 5 minutes that ``write_openmetrics`` lays over the window ending at ``now``: a row
+    at trace second s is the window's start + s, so its value is chosen by that wall-clock time."""
+    end = math.floor((now - MARGIN) / SCRAPE) * SCRAPE
+    start = end - SCRAPE * (math.ceil(HISTORY_SECONDS / SCRAPE) - 1)
+    seconds = np.arange(0, HISTORY_SECONDS + STEP, STEP, dtype=np.float64)
+    in_peak = np.mod(start + seconds - peak_at, DAY) < 3600
+    return Trace(seconds, np.where(in_peak, PEAK, NIGHT), np.full(len(seconds), 0.5))
+
+
+def pod_peak(pod: Pod, container: Container) -> Peak:
+    del pod, container
+    return Peak(cpu_cores=POD_PEAK_CORES, memory_bytes=256 * 2**20)
+
+
+@pytest.fixture(scope="module")
+def peak_at(sandbox: SandboxEnv) -> Iterator[float]:
+    kubectl(sandbox, "create", "namespace", NAMESPACE)
+    apply(sandbox, DEPLOYMENT)
+    kubectl(sandbox, "rollout", "status", "deployment/shop", "-n", NAMESPACE, "--timeout=120s")
+    kubectl(
+        sandbox, "annotate", "deployment/shop", "-n", NAMESPACE, f"sandbox.thrifty.dev/cpu={2 * NIGHT * 2}"
+    )
+    now = time.time()
+    peak = math.ceil((now + 11 * 60) / STEP) * STEP
+    inventory = read_inventory(sandbox.kubeconfig, NAMESPACE)
+    with tempfile.TemporaryDirectory(dir=sandbox.state_dir, prefix="series-") as scratch:
+        path = Path(scratch) / "daily-peak.om"
+        write_openmetrics(
+            path, inventory.pods, inventory.nodes, daily_peak_trace(now, peak), peak=pod_peak,
+            history_seconds=HISTORY_SECONDS, scrape_interval_seconds=SCRAPE, state_interval_seconds=240,
+            now=now, end_margin_seconds=MARGIN, pod_offset_span_seconds=0,
+        )  # fmt: skip
+        restart_prometheus(sandbox.state_dir, [path], progress=lambda _: None)
+    try:
+        yield float(peak)
+    finally:
+        kubectl(sandbox, "delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def operator(
+    sandbox: SandboxEnv, peak_at: float, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    del peak_at
+    process = OperatorProcess(
+        sandbox,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        extra_env=quick_reads(),
+        namespaces=[NAMESPACE],
+    ).start()
+    try:
+        yield process
+    finally:
+        kubectl(sandbox, "delete", "scalingpolicies", "--all", "-n", NAMESPACE, "--timeout=30s", check=False)
+        process.stop()
+
+
+def clock(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+def test_apply_mode_scales_ahead_of_a_daily_peak(
+    sandbox: SandboxEnv, operator: OperatorProcess, peak_at: float
+) -> None:
+    apply(sandbox, POLICY)
+
+    def status() -> dict[str, object]:
+        found: dict[str, object] = get(sandbox, "scalingpolicy", "shop", "-n", NAMESPACE).get("status") or {}
+        return found
+
+    wait_for(
+        "the forecast steering",
+        lambda: condition({"status": status()}, "Predictive").get("reason") == "Steering",
+        300,
+        operator,
+        show=status,
+    )
+    steering_at = time.time()
+    scaled: list[float] = []
+
+    def scaled_up() -> bool:
+        if replicas(sandbox) > 2:
+            scaled.append(time.time())
+        return bool(scaled)
+
+    # Deadline: the peak itself and a few rounds after it; the assertion below is on the times.
+    wait_for("a scale-up ahead of the peak", scaled_up, max(60.0, peak_at - time.time() + 120), operator,
+             show=status)  # fmt: skip
+    last = status().get("lastAction") or {}
+    assert isinstance(last, dict)
+    annotations = get(sandbox, "deployment", "shop", "-n", NAMESPACE)["metadata"]["annotations"]
+    print(
+        f"\nforecast steering by {clock(steering_at)}; scaled {last.get('from')} -> {last.get('to')} "
+        f"seen at {clock(scaled[0])}; the daily peak starts at {clock(peak_at)} "
+        f"({peak_at - scaled[0]:.0f} s later; lead time {LEAD_SECONDS} s); reason: {last.get('reason')}"
+    )
+    # Ahead of the peak, with the live load still at night level: the reactive count is 2.
+    assert scaled[0] < peak_at
+    assert annotations["sandbox.thrifty.dev/cpu"] == str(2 * NIGHT * 2)
+    assert str(last.get("reason", "")).startswith("predictive:")
+    # Sized for the peak at full capacity: 3.6 cores need at least 8 pods of 500m, there before it.
+    needed = math.ceil(2 * PEAK * POD_PEAK_CORES / REQUEST_CORES - 1e-9)
+    wait_for(f"{needed} replicas", lambda: replicas(sandbox) >= needed, 120, operator, show=status)
+    print(f"{replicas(sandbox)} replicas by {clock(time.time())}")
+    assert time.time() < peak_at
+
+
+def replicas(env: SandboxEnv) -> int:
+    return int(get(env, "deployment", "shop", "-n", NAMESPACE)["spec"]["replicas"])
