@@ -3,7 +3,7 @@ that peaks at the same hour every day scales up ahead of today's peak, while the
 at its night level, where the reactive algorithm sees nothing to scale for.
 
 The history is a daily square wave: 0.4 cores for the workload most of the day, 3.6 cores for the
-hour that starts at ``peak_at``, 11 to 16 minutes after the test starts. The live load stays at 0.4
+hour that starts at ``peak_at``, 7 to 12 minutes after the test starts. The live load stays at 0.4
 cores throughout: 2 pods of 500m at 40%, under the 70% target, so every replica above 2 is the
 forecast's.
 """
@@ -47,6 +47,7 @@ LEAD_SECONDS = 600
 NIGHT, PEAK = 0.1, 0.9  # of 2 cores a pod: 0.4 and 3.6 cores for the 2 pods
 POD_PEAK_CORES = 2.0
 REQUEST_CORES = 0.5
+NIGHT_CORES = 2 * NIGHT * POD_PEAK_CORES  # the live load, all day long
 
 DEPLOYMENT = f"""
 apiVersion: apps/v1
@@ -84,11 +85,15 @@ spec:
 """
 
 
-def daily_peak_trace(now: float, peak_at: float) -> Trace:
-    """Rows every 5 minutes that ``write_openmetrics`` lays over the window ending at ``now``: a row
-    at trace second s is the window's start + s, so its value is chosen by that wall-clock time."""
+def window_start(now: float) -> float:
+    """The wall-clock time of the first sample ``write_openmetrics`` writes for a window ending at
+    ``now``: trace second s is laid at this time + s."""
     end = math.floor((now - MARGIN) / SCRAPE) * SCRAPE
-    start = end - SCRAPE * (math.ceil(HISTORY_SECONDS / SCRAPE) - 1)
+    return float(end - SCRAPE * (math.ceil(HISTORY_SECONDS / SCRAPE) - 1))
+
+
+def daily_peak_trace(start: float, peak_at: float) -> Trace:
+    """Rows every 5 minutes from ``start``, at the peak level for the hour from ``peak_at`` each day."""
     seconds = np.arange(0, HISTORY_SECONDS + STEP, STEP, dtype=np.float64)
     in_peak = np.mod(start + seconds - peak_at, DAY) < 3600
     return Trace(seconds, np.where(in_peak, PEAK, NIGHT), np.full(len(seconds), 0.5))
@@ -104,16 +109,16 @@ def peak_at(sandbox: SandboxEnv) -> Iterator[float]:
     kubectl(sandbox, "create", "namespace", NAMESPACE)
     apply(sandbox, DEPLOYMENT)
     kubectl(sandbox, "rollout", "status", "deployment/shop", "-n", NAMESPACE, "--timeout=120s")
-    kubectl(
-        sandbox, "annotate", "deployment/shop", "-n", NAMESPACE, f"sandbox.thrifty.dev/cpu={2 * NIGHT * 2}"
-    )
+    kubectl(sandbox, "annotate", "deployment/shop", "-n", NAMESPACE, f"sandbox.thrifty.dev/cpu={NIGHT_CORES}")
     now = time.time()
-    peak = math.ceil((now + 11 * 60) / STEP) * STEP
+    start = window_start(now)
+    # 7 to 12 minutes ahead, on the rows' grid, so that every past day's peak starts on a row.
+    peak = start + STEP * math.ceil((now + 7 * 60 - start) / STEP)
     inventory = read_inventory(sandbox.kubeconfig, NAMESPACE)
     with tempfile.TemporaryDirectory(dir=sandbox.state_dir, prefix="series-") as scratch:
         path = Path(scratch) / "daily-peak.om"
         write_openmetrics(
-            path, inventory.pods, inventory.nodes, daily_peak_trace(now, peak), peak=pod_peak,
+            path, inventory.pods, inventory.nodes, daily_peak_trace(start, peak), peak=pod_peak,
             history_seconds=HISTORY_SECONDS, scrape_interval_seconds=SCRAPE, state_interval_seconds=240,
             now=now, end_margin_seconds=MARGIN, pod_offset_span_seconds=0,
         )  # fmt: skip
@@ -183,7 +188,7 @@ def test_apply_mode_scales_ahead_of_a_daily_peak(
     )
     # Ahead of the peak, with the live load still at night level: the reactive count is 2.
     assert scaled[0] < peak_at
-    assert annotations["sandbox.thrifty.dev/cpu"] == str(2 * NIGHT * 2)
+    assert annotations["sandbox.thrifty.dev/cpu"] == str(NIGHT_CORES)
     assert str(last.get("reason", "")).startswith("predictive:")
     # Sized for the peak at full capacity: 3.6 cores need at least 8 pods of 500m, there before it.
     needed = math.ceil(2 * PEAK * POD_PEAK_CORES / REQUEST_CORES - 1e-9)

@@ -10,7 +10,7 @@ from thrifty.api.scaling_policy import Horizontal, ScalingHistory
 from thrifty.engine.forecast import ForecastError, fit_forecast
 from thrifty.engine.horizontal import HorizontalState, MetricReading, Recommendation, ScaleEvent
 from thrifty.engine.policy_replicas import MetricForecast, decide_replicas, readings_for, settings_from
-from thrifty.engine.predictive import ForecastFloor
+from thrifty.engine.predictive import ForecastFloor, steering_error
 from thrifty.engine.scaling_history import history_from, state_from
 from thrifty.engine.workload_records import QueryAnswer, TemplateContainer, Workload, WorkloadLoad
 
@@ -174,3 +174,20 @@ def test_settings_follow_the_spec() -> None:
     assert settings.scale_down.cooldown_seconds == 120
     assert settings.scale_down.policies[0].kind == "Pods"
     assert settings.scale_up.stabilization_window_seconds == 0
+
+
+def test_a_forecast_with_under_six_hours_of_history_does_not_steer_and_says_so() -> None:
+    times = T0 - 3 * 3600 + 60 * np.arange(180, dtype=np.float64)
+    values = 2 + np.sin(2 * np.pi * times / 3600)
+    model = fit_forecast(times, values, lead_seconds=300, now=float(times[-1]))
+    error = steering_error(model, times, values, max_error=0.25, now=float(times[-1]))
+    assert not error.steering
+    policy = horizontal(predictive={"enabled": True})
+    forecast = MetricForecast("cpu", model, error, ForecastFloor(9, 3.0, 3.2, T0 + 300, "peak"))
+    outcome = decide_replicas(policy, 3, [MetricReading("cpu", 1.0)], HorizontalState(), T0, [forecast])
+    assert outcome.decision.replicas == 3
+    assert outcome.predictive is not None
+    assert outcome.predictive.reason == "InsufficientHistory"
+    assert (
+        "cpu: not steering: 3.0 h of history, 6 h needed; scaling is reactive" in outcome.predictive.message
+    )

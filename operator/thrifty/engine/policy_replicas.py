@@ -333,7 +333,9 @@ def _predictive(forecasts: Sequence[MetricForecast]) -> Observation:
         return Observation(kind, "True", PolicyReason.STEERING, detail)
     unusable = [f for f in forecasts if not f.model.usable or not math.isfinite(f.error.mape)]
     if len(unusable) == len(forecasts):
-        detail = "; ".join(f"{f.metric}: {f.model.reason}" for f in unusable)
+        detail = "; ".join(
+            f"{f.metric}: {f.error.reason if f.model.usable else f.model.reason}" for f in unusable
+        )
         return Observation(kind, "False", PolicyReason.INSUFFICIENT_HISTORY, f"{detail}; scaling is reactive")
     detail = "; ".join(f"{f.metric}: {f.error.reason}" for f in forecasts)
     return Observation(kind, "False", PolicyReason.FORECAST_INACCURATE, f"{detail}; scaling is reactive")
