@@ -33,6 +33,11 @@ def time_axis(times: npt.NDArray[np.float64]) -> tuple[Any, str]:
     return (times - times[0]) / 3600.0, "hours"
 
 
+def risk_label(shortfall: float) -> str:
+    """0.0001 as "0.01%", 0.005 as "0.5%": the risk levels span two decades."""
+    return f"{shortfall * 100:g}%"
+
+
 def print_frontier(
     points: list[FrontierPoint], source: str, settings: SimulationSettings, form: str, elapsed: float
 ) -> None:
@@ -82,7 +87,7 @@ def print_frontier(
         ours = c.thrifty
         table.add_row(
             f"{c.hpa.setting:.0%}", f"{c.hpa.cost_vs_oracle:.3f}", f"{c.hpa.underprovisioned_fraction:.3%}",
-            "none as safe" if ours is None else f"{ours.setting:.1%}",
+            "none as safe" if ours is None else risk_label(ours.setting),
             "" if ours is None else f"{ours.cost_vs_oracle:.3f}",
             "" if ours is None else f"{ours.underprovisioned_fraction:.3%}",
             "" if c.saving is None else f"{c.saving:.1%}",
@@ -90,7 +95,7 @@ def print_frontier(
     console = output_console()
     console.print(table)
     risks = ", ".join(
-        f"{p.setting:.1%}: {p.cost_vs_oracle:.3f} at {p.underprovisioned_fraction:.3%} short"
+        f"{risk_label(p.setting)}: {p.cost_vs_oracle:.3f} at {p.underprovisioned_fraction:.3%} short"
         for p in points
         if p.policy == "thrifty-predictive"
     )
@@ -106,14 +111,18 @@ def plot_frontier(points: list[FrontierPoint], path: Path, source: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 5), layout="constrained")
-    for policy, marker, label in (("hpa", "o", "target {:.0%}"), ("thrifty-predictive", "s", "risk {:.1%}")):
+    for policy, marker in (("hpa", "o"), ("thrifty-predictive", "s")):
         mine = sorted((p for p in points if p.policy == policy), key=lambda p: p.underprovisioned_fraction)
         x = [p.underprovisioned_fraction * 100 for p in mine]
         y = [p.cost_vs_oracle for p in mine]
         axes.plot(x, y, marker=marker, linewidth=1, label=policy)
-        for point, xi, yi in zip(mine, x, y, strict=True):
-            axes.annotate(label.format(point.setting), (xi, yi), fontsize=7, xytext=(4, 4),
-                          textcoords="offset points")  # fmt: skip
+        for (xi, yi), settings in _labelled(mine, x, y):
+            label = (
+                "target " + ", ".join(f"{v:.0%}" for v in settings)
+                if policy == "hpa"
+                else "risk " + ", ".join(risk_label(v) for v in settings)
+            )
+            axes.annotate(label, (xi, yi), fontsize=7, xytext=(4, 4), textcoords="offset points")
     # Most points sit below 1%: a linear axis would crowd them against a 95% target at 10%.
     axes.set_xscale("symlog", linthresh=0.1)
     axes.set_xlabel("steps under-provisioned (%, linear below 0.1, log above)")
@@ -123,3 +132,17 @@ def plot_frontier(points: list[FrontierPoint], path: Path, source: str) -> None:
     axes.legend(loc="upper right")
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def _labelled(
+    points: list[FrontierPoint], x: list[float], y: list[float]
+) -> list[tuple[tuple[float, float], list[float]]]:
+    """One label per spot: points that land on one another (risk levels that all leave the same
+    few early shortfalls) share it."""
+    spots: list[tuple[tuple[float, float], list[float]]] = []
+    for point, xi, yi in zip(points, x, y, strict=True):
+        if spots and abs(spots[-1][0][0] - xi) < 1e-3 and abs(spots[-1][0][1] - yi) < 0.01:
+            spots[-1][1].append(point.setting)
+        else:
+            spots.append(((xi, yi), [point.setting]))
+    return spots
