@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,9 +41,9 @@ pytestmark = pytest.mark.usefixtures("crds_installed")
 NAMESPACE = f"ahead-{uuid.uuid4().hex[:6]}"
 DAY = 86400
 STEP = 300
-HISTORY_SECONDS = 3 * DAY
-SCRAPE = 60
-MARGIN = 120
+HISTORY_SECONDS = 3.0 * DAY
+SCRAPE = 60.0
+MARGIN = 120.0
 LEAD_SECONDS = 600
 NIGHT, PEAK = 0.1, 0.9  # of 2 cores a pod: 0.4 and 3.6 cores for the 2 pods
 POD_PEAK_CORES = 2.0
@@ -66,20 +67,20 @@ spec:
           requests: {{cpu: 500m, memory: 256Mi}}
 """
 
-POLICY = f"""
+POLICY = """
 apiVersion: thrifty.dev/v1alpha1
 kind: ScalingPolicy
-metadata: {{name: shop, namespace: {NAMESPACE}}}
+metadata: {{name: shop, namespace: {namespace}}}
 spec:
   targetRef: {{kind: Deployment, name: shop}}
-  mode: Apply
+  mode: {mode}
   horizontal:
     minReplicas: 2
     maxReplicas: 12
     metrics: [{{type: CPU, targetUtilization: 70}}]
     predictive:
       enabled: true
-      leadTimeSeconds: {LEAD_SECONDS}
+      leadTimeSeconds: {lead}
       lookbackHours: 72
       seasonality: Daily
 """
@@ -154,20 +155,30 @@ def clock(at: float) -> str:
 def test_apply_mode_scales_ahead_of_a_daily_peak(
     sandbox: SandboxEnv, operator: OperatorProcess, peak_at: float
 ) -> None:
-    apply(sandbox, POLICY)
+    def policy(mode: str) -> str:
+        return POLICY.format(namespace=NAMESPACE, mode=mode, lead=LEAD_SECONDS)
 
-    def status() -> dict[str, object]:
-        found: dict[str, object] = get(sandbox, "scalingpolicy", "shop", "-n", NAMESPACE).get("status") or {}
+    def status() -> dict[str, Any]:
+        found: dict[str, Any] = get(sandbox, "scalingpolicy", "shop", "-n", NAMESPACE).get("status") or {}
         return found
 
+    def steering_on_a_whole_reading() -> bool:
+        found = {"status": status()}
+        return (
+            condition(found, "Predictive").get("reason") == "Steering"
+            and condition(found, "MetricsAvailable").get("reason") == "MetricsRead"
+        )
+
+    # Recommend mode first, so that the live load has been read before anything may act on it.
+    apply(sandbox, policy("Recommend"))
     wait_for(
-        "the forecast steering",
-        lambda: condition({"status": status()}, "Predictive").get("reason") == "Steering",
-        300,
-        operator,
-        show=status,
+        "the forecast steering on a whole reading", steering_on_a_whole_reading, 300, operator, show=status
     )
     steering_at = time.time()
+    night_percent = float(status()["currentUtilization"]["cpuPercent"])
+    # The reactive algorithm alone keeps 2: 2 pods at ~40% of their requests, under the 70% target.
+    assert night_percent < 70
+    apply(sandbox, policy("Apply"))
     scaled: list[float] = []
 
     def scaled_up() -> bool:
@@ -182,7 +193,8 @@ def test_apply_mode_scales_ahead_of_a_daily_peak(
     assert isinstance(last, dict)
     annotations = get(sandbox, "deployment", "shop", "-n", NAMESPACE)["metadata"]["annotations"]
     print(
-        f"\nforecast steering by {clock(steering_at)}; scaled {last.get('from')} -> {last.get('to')} "
+        f"\nforecast steering by {clock(steering_at)}, the live load at {night_percent:.0f}% of the "
+        f"requests; scaled {last.get('from')} -> {last.get('to')} "
         f"seen at {clock(scaled[0])}; the daily peak starts at {clock(peak_at)} "
         f"({peak_at - scaled[0]:.0f} s later; lead time {LEAD_SECONDS} s); reason: {last.get('reason')}"
     )
@@ -190,6 +202,7 @@ def test_apply_mode_scales_ahead_of_a_daily_peak(
     assert scaled[0] < peak_at
     assert annotations["sandbox.thrifty.dev/cpu"] == str(NIGHT_CORES)
     assert str(last.get("reason", "")).startswith("predictive:")
+    assert "forecast of cpu" in str(last.get("reason", ""))
     # Sized for the peak at full capacity: 3.6 cores need at least 8 pods of 500m, there before it.
     needed = math.ceil(2 * PEAK * POD_PEAK_CORES / REQUEST_CORES - 1e-9)
     wait_for(f"{needed} replicas", lambda: replicas(sandbox) >= needed, 120, operator, show=status)
