@@ -21,6 +21,7 @@ from sandbox_helpers import (
     OperatorProcess,
     apply,
     condition,
+    deployment_manifest,
     get,
     kubectl,
     quick_reads,
@@ -42,22 +43,6 @@ GiB = 1024**3
 # Deadlines for eventual states (a usage read, a round), not benchmarks.
 DEADLINE_SECONDS = 180
 
-DEPLOYMENT = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {NAMESPACE}}}
-spec:
-  replicas: 3
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-      - name: web
-        image: registry.example/web:1
-        resources:
-          requests: {{cpu: 500m, memory: 512Mi}}
-"""
 
 POLICY = """
 apiVersion: thrifty.dev/v1alpha1
@@ -78,7 +63,7 @@ spec:
 def operator(sandbox: SandboxEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     kubectl(sandbox, "create", "namespace", NAMESPACE)
     apply(sandbox, OPENCOST_COST_POLICY)
-    apply(sandbox, DEPLOYMENT)
+    apply(sandbox, deployment_manifest("web", NAMESPACE, 3, memory="512Mi"))
     kubectl(sandbox, "rollout", "status", "deployment/web", "-n", NAMESPACE, "--timeout=120s")
     load_trace_history(sandbox.state_dir, NAMESPACE, "alibaba2018", history_days=1, progress=lambda _: None)
     kubectl(sandbox, "annotate", "deployment/web", "-n", NAMESPACE, f"sandbox.thrifty.dev/cpu={LOAD_CORES}")

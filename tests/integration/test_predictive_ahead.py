@@ -3,9 +3,10 @@ that peaks at the same hour every day scales up ahead of today's peak, while the
 at its night level, where the reactive algorithm sees nothing to scale for.
 
 The history is a daily square wave: 0.4 cores for the workload most of the day, 3.6 cores for the
-hour that starts at ``peak_at``, 7 to 12 minutes after the test starts. The live load stays at 0.4
-cores throughout: 2 pods of 500m at 40%, under the 70% target, so every replica above 2 is the
-forecast's.
+hour that starts at ``peak_at``, 20 to 25 minutes after the test starts: inside the 30-minute lead
+time from the first round, so a loaded machine has all that time to steer and scale before it. The
+live load stays at 0.4 cores throughout: 2 pods of 500m at 40%, under the 70% target, so every
+replica above 2 is the forecast's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sandbox_helpers import (
     OperatorProcess,
     apply,
     condition,
+    deployment_manifest,
     get,
     kubectl,
     quick_reads,
@@ -44,28 +46,12 @@ STEP = 300
 HISTORY_SECONDS = 3.0 * DAY
 SCRAPE = 60.0
 MARGIN = 120.0
-LEAD_SECONDS = 600
+LEAD_SECONDS = 1800
 NIGHT, PEAK = 0.1, 0.9  # of 2 cores a pod: 0.4 and 3.6 cores for the 2 pods
 POD_PEAK_CORES = 2.0
 REQUEST_CORES = 0.5
 NIGHT_CORES = 2 * NIGHT * POD_PEAK_CORES  # the live load, all day long
 
-DEPLOYMENT = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: shop, namespace: {NAMESPACE}}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: shop}}}}
-  template:
-    metadata: {{labels: {{app: shop}}}}
-    spec:
-      containers:
-      - name: shop
-        image: registry.example/shop:1
-        resources:
-          requests: {{cpu: 500m, memory: 256Mi}}
-"""
 
 POLICY = """
 apiVersion: thrifty.dev/v1alpha1
@@ -108,13 +94,13 @@ def pod_peak(pod: Pod, container: Container) -> Peak:
 @pytest.fixture(scope="module")
 def peak_at(sandbox: SandboxEnv) -> Iterator[float]:
     kubectl(sandbox, "create", "namespace", NAMESPACE)
-    apply(sandbox, DEPLOYMENT)
+    load = {"sandbox.thrifty.dev/cpu": str(NIGHT_CORES)}
+    apply(sandbox, deployment_manifest("shop", NAMESPACE, 2, annotations=load))
     kubectl(sandbox, "rollout", "status", "deployment/shop", "-n", NAMESPACE, "--timeout=120s")
-    kubectl(sandbox, "annotate", "deployment/shop", "-n", NAMESPACE, f"sandbox.thrifty.dev/cpu={NIGHT_CORES}")
     now = time.time()
     start = window_start(now)
-    # 7 to 12 minutes ahead, on the rows' grid, so that every past day's peak starts on a row.
-    peak = start + STEP * math.ceil((now + 7 * 60 - start) / STEP)
+    # 20 to 25 minutes ahead, on the rows' grid, so that every past day's peak starts on a row.
+    peak = start + STEP * math.ceil((now + 20 * 60 - start) / STEP)
     inventory = read_inventory(sandbox.kubeconfig, NAMESPACE)
     with tempfile.TemporaryDirectory(dir=sandbox.state_dir, prefix="series-") as scratch:
         path = Path(scratch) / "daily-peak.om"
@@ -172,7 +158,7 @@ def test_apply_mode_scales_ahead_of_a_daily_peak(
     # Recommend mode first, so that the live load has been read before anything may act on it.
     apply(sandbox, policy("Recommend"))
     wait_for(
-        "the forecast steering on a whole reading", steering_on_a_whole_reading, 300, operator, show=status
+        "the forecast steering on a whole reading", steering_on_a_whole_reading, 600, operator, show=status
     )
     steering_at = time.time()
     night_percent = float(status()["currentUtilization"]["cpuPercent"])

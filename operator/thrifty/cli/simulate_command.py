@@ -87,7 +87,7 @@ def register(commands: Any) -> None:
         type=Path,
         metavar="FILE.png",
         help="the cost/risk frontier instead: hpa at targets 50-95%% and thrifty-predictive at risks "
-        "0.1-5%%, as a table (or JSON) and a plot of cost / oracle against the share of steps short",
+        "0.01-5%%, as a table (or JSON) and a plot of cost / oracle against the share of steps short",
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from thrifty.engine.cost import Rates
 from thrifty.engine.horizontal import replicas_for_ratio
-from thrifty.engine.joint_sizing import JointSizing, SizingOption, size_jointly, workload_cpu_demand
+from thrifty.engine.joint_sizing import JointSizing, size_jointly, workload_cpu_demand
 from thrifty.engine.quantities import format_cpu
 from thrifty.engine.rightsizing import VerticalRecommendation, VerticalSettings, with_cpu_request
 from thrifty.engine.workload_records import ContainerHistory, Workload
@@ -121,8 +121,7 @@ def _why(replicas: int, pairing: Pairing) -> str:
         if pairing.steering
         else f"the {pairing.target_utilization:.0%} target"
     )
-    count = f"{replicas} replicas" if replicas != 1 else "1 replica"
-    return f"paired with {count} at {at} (the cheapest pair over the history)"
+    return f"paired with {_count(replicas)} at {at} (the cheapest pair over the history)"
 
 
 def _message(sizing: JointSizing, pod_cpu: float, replicas: int, currency: str) -> str:
@@ -134,10 +133,10 @@ def _message(sizing: JointSizing, pod_cpu: float, replicas: int, currency: str) 
     extra = alone.monthly_cost - chosen.monthly_cost
     keeping = "keeping today's request, " if chosen.cpu_cores == sizing.today.cpu_cores else ""
     return (
-        f"{format_cpu(alone.cpu_cores)} would need {_count(alone)} ({extra:+.2f} {currency}/mo); "
-        f"{keeping}{pair}"
+        f"{format_cpu(alone.cpu_cores)} would need {_count(alone.replicas_now)} "
+        f"({extra:+.2f} {currency}/mo); {keeping}{pair}"
     )
 
 
-def _count(option: SizingOption) -> str:
-    return f"{option.replicas_now} replicas" if option.replicas_now != 1 else "1 replica"
+def _count(replicas: int) -> str:
+    return f"{replicas} replicas" if replicas != 1 else "1 replica"
