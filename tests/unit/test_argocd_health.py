@@ -102,6 +102,8 @@ NEVER_ON_READY_FALSE: Final = {
         PolicyReason.FORECAST_INACCURATE,
         PolicyReason.NOT_LIMITED,
         PolicyReason.BUDGET_ENFORCED,
+        PolicyReason.COST_CAPPED,
+        PolicyReason.WITHIN_COST_LIMIT,
         PolicyReason.PLACED,
         PolicyReason.FALLBACK,
         PolicyReason.NOT_ELIGIBLE,
@@ -122,7 +124,21 @@ NEVER_ON_READY_FALSE: Final = {
         BudgetReason.NO_ANOMALY,
         *SPEND_ANOMALY_REASONS,
     },
-    "CostPolicy": {CostPolicyReason.ACTIVE, CostPolicyReason.IN_USE},
+    "CostPolicy": {
+        CostPolicyReason.ACTIVE,
+        CostPolicyReason.IN_USE,
+        # NodePoolsReady and GovernanceViolation are reported beside Ready, never as its reason.
+        CostPolicyReason.NO_NODE_POOLS,
+        CostPolicyReason.NODE_POOLS_STEERED,
+        CostPolicyReason.NODE_POOL_NOT_FOUND,
+        CostPolicyReason.NODE_POOL_API_UNAVAILABLE,
+        CostPolicyReason.CAPACITY_TYPE_MISMATCH,
+        CostPolicyReason.FIELD_MANAGED_ELSEWHERE,
+        CostPolicyReason.WRITE_FAILED,
+        CostPolicyReason.COMPLIANT,
+        CostPolicyReason.NO_GOVERNANCE,
+        CostPolicyReason.OUTSIDE_GOVERNANCE,
+    },
 }
 
 

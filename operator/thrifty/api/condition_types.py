@@ -42,6 +42,7 @@ class PolicyCondition:
     RECOMMENDATION: Final = "Recommendation"
     PREDICTIVE: Final = "Predictive"
     BUDGET_LIMITED: Final = "BudgetLimited"
+    GOVERNANCE_LIMITED: Final = "GovernanceLimited"
     SPOT_PLACEMENT: Final = "SpotPlacement"
 
 
@@ -80,6 +81,8 @@ class PolicyReason:
     NO_FORECAST: Final = "NoForecast"
     NOT_LIMITED: Final = "NotLimited"
     BUDGET_ENFORCED: Final = "BudgetEnforced"
+    COST_CAPPED: Final = "CostCapped"
+    WITHIN_COST_LIMIT: Final = "WithinCostLimit"
     PLACED: Final = "Placed"
     PLACING: Final = "Placing"
     FALLBACK: Final = "Fallback"
@@ -127,6 +130,8 @@ class CostPolicyCondition:
 
     STALLED: Final = STALLED
     IN_USE: Final = "InUse"
+    NODE_POOLS_READY: Final = "NodePoolsReady"
+    GOVERNANCE_VIOLATION: Final = "GovernanceViolation"
 
 
 class CostPolicyReason:
@@ -135,6 +140,16 @@ class CostPolicyReason:
     ACTIVE: Final = "Active"
     IN_USE: Final = "InUse"
     NOT_IN_USE: Final = "NotInUse"
+    NO_NODE_POOLS: Final = "NoNodePools"
+    NODE_POOLS_STEERED: Final = "NodePoolsSteered"
+    NODE_POOL_NOT_FOUND: Final = "NodePoolNotFound"
+    NODE_POOL_API_UNAVAILABLE: Final = "NodePoolApiUnavailable"
+    CAPACITY_TYPE_MISMATCH: Final = "CapacityTypeMismatch"
+    FIELD_MANAGED_ELSEWHERE: Final = "FieldManagedElsewhere"
+    WRITE_FAILED: Final = "WriteFailed"
+    COMPLIANT: Final = "Compliant"
+    NO_GOVERNANCE: Final = "NoGovernance"
+    OUTSIDE_GOVERNANCE: Final = "OutsideGovernance"
 
 
 def _owned(names: type) -> tuple[str, ...]:

@@ -364,7 +364,7 @@ class NodePool(ApiModel):
 
     kind: Literal["NodePool", "MachineDeployment"] = Field(
         description="NodePool (Karpenter, karpenter.sh/v1) or MachineDeployment (Cluster API, "
-        "cluster.x-k8s.io/v1beta1).",
+        "cluster.x-k8s.io, read and scaled at v1beta2, else v1beta1).",
     )
     name: str = Field(
         min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the object."
@@ -376,14 +376,26 @@ class NodePool(ApiModel):
         description="Namespace of a MachineDeployment. Not set for NodePools, which are cluster-scoped.",
     )
     capacity_type: Literal["Spot", "OnDemand"] = Field(
-        description="The capacity type of the pool's nodes: Spot or OnDemand.",
+        description="The capacity type of the pool's nodes: Spot or OnDemand. The operator checks it "
+        "against the pool itself (a NodePool's karpenter.sh/capacity-type requirement, a "
+        "MachineDeployment's node labels in spec.template.metadata.labels, read with "
+        "pricing.nodeLabels.capacityType) and reports a disagreement in the NodePoolsReady condition, "
+        "changing nothing on that pool.",
     )
     allowed_changes: list[Literal["Limits", "Weight", "Replicas"]] = Field(
         default_factory=list,
         max_length=3,
-        description="What the operator may change. NodePool: Limits (spec.limits) and Weight "
-        "(spec.weight). MachineDeployment: Replicas, within the cluster autoscaler's min/max size "
-        "annotations. Empty: read only. Default: empty.",
+        description="What the operator may change; it never writes a NodePool's spec.template, "
+        "which would make Karpenter replace its nodes. NodePool: Weight (spec.weight: 100 on the "
+        "capacity type spot.targetPercent prefers, spot when it is above 0, and 1 on the other, so "
+        "that pods placement does not pin go there first) and Limits (spec.limits: while a workload "
+        "is in spot fallback, an OnDemand pool's limits are raised by what its Pending pods need, "
+        "each at the smallest catalog instance type that fits it, and restored once no workload is; "
+        "the limits before the raise are kept in the pool's thrifty.dev/limits-before-raise "
+        "annotation). MachineDeployment: Replicas, through the scale subresource: the listed Spot "
+        "and OnDemand MachineDeployments keep their total and split it at spot.targetPercent "
+        "(on-demand rounded up), each within its cluster.x-k8s.io/cluster-api-autoscaler-node-group-"
+        "min-size and -max-size annotations. Empty: read only. Default: empty.",
         json_schema_extra=k8s(list_type="set"),
     )
 
@@ -403,14 +415,20 @@ class Governance(ApiModel):
         max_length=256,
         description='Instance types workloads may be placed on; "*" wildcards allowed (e.g. m5.*). Each '
         "is an instance-type label value (1-63 alphanumerics, '-', '_', '.') with '*' allowed; at most "
-        "256. Empty: any.",
+        "256. Pods the placement webhook places get a required node affinity for the instance types "
+        "of the catalog and of the cluster's nodes that match; node pools listed in nodePools whose "
+        "requirements allow another type (or any type) are named in the GovernanceViolation "
+        "condition. Empty: any.",
         json_schema_extra=k8s(list_type="set"),
     )
     allowed_regions: list[NodeLabelValue] = Field(
         default_factory=list,
         max_length=64,
         description="Regions workloads may be placed in, as in the node's region label (1-63 "
-        "alphanumerics, '-', '_' or '.'); at most 64. Empty: any.",
+        "alphanumerics, '-', '_' or '.'); at most 64. Pods the placement webhook places get a required "
+        "node affinity for them on the first pricing.nodeLabels.region key; node pools listed in "
+        "nodePools whose requirements allow another region (or any) are named in the "
+        "GovernanceViolation condition. Empty: any.",
         json_schema_extra=k8s(list_type="set"),
     )
     max_hourly_cost_per_workload: float | None = Field(
@@ -418,7 +436,10 @@ class Governance(ApiModel):
         ge=0,
         le=MAX_PRICE,
         description="Most a single workload may cost per hour, in pricing.currency, "
-        f"{_PRICE_BOUND}; recommendations and scale-ups that would exceed it are capped. Unset: no cap.",
+        f"{_PRICE_BOUND}. A ScalingPolicy's recommended replicas (and, in Apply mode, its scale-ups) "
+        "are capped at the most whose pod requests cost no more, at the rates of the nodes its pods "
+        "run on (at the spot/on-demand mix when placement steers it), never below minReplicas; its "
+        "GovernanceLimited condition names the limit while it holds. Unset: no cap.",
     )
 
 
@@ -432,7 +453,9 @@ class CostPolicySpec(ApiModel):
     node_pools: list[NodePool] = Field(
         default_factory=list,
         max_length=32,
-        description="Node pools the operator knows (and may adjust) for spot/on-demand capacity.",
+        description="Node pools the operator reports on (status.nodePools) and, within each one's "
+        "allowedChanges, steers toward spot.targetPercent; at most 32, each kind and name once. "
+        "Only the CostPolicy named default acts on them.",
         json_schema_extra=k8s(list_type="map", map_keys=["kind", "name"]),
     )
     governance: Governance | None = Field(
@@ -481,6 +504,67 @@ class CostPolicySummary(ApiModel):
     )
 
 
+class NodePoolChange(ApiModel):
+    """The last change the operator made to a node pool."""
+
+    time: str | None = Field(default=None, description="When the change was made, RFC 3339.")
+    field: str | None = Field(
+        default=None, description="What changed: spec.weight, spec.limits or spec.replicas."
+    )
+    from_: str | None = Field(
+        default=None,
+        validation_alias="from",
+        serialization_alias="from",
+        description='Value before the change, e.g. "1" or "cpu=8".',
+    )
+    to: str | None = Field(default=None, description='Value after the change, e.g. "100" or "cpu=12".')
+    reason: str | None = Field(default=None, description="Why the change was made.")
+
+
+class NodePoolStatus(ApiModel):
+    """One node pool of spec.nodePools as the operator last saw it."""
+
+    kind: str = Field(description="NodePool or MachineDeployment.")
+    name: str = Field(description="Name of the object.")
+    namespace: str | None = Field(default=None, description="Namespace of a MachineDeployment.")
+    capacity_type: str | None = Field(
+        default=None, description="Spot or OnDemand, as the pool itself says (see spec)."
+    )
+    found: bool | None = Field(default=None, description="Whether the object exists.")
+    nodes: int | None = Field(
+        default=None,
+        description="Nodes of the pool in the cluster (label karpenter.sh/nodepool, or "
+        "cluster.x-k8s.io/deployment-name for a MachineDeployment).",
+    )
+    hourly_cost: float | None = Field(
+        default=None,
+        description="What the pool's nodes cost per hour at catalog prices (else the rates), in "
+        "pricing.currency, to 4 decimals.",
+    )
+    weight: int | None = Field(default=None, description="A NodePool's spec.weight now.")
+    limits: dict[str, str] | None = Field(
+        default=None, description="A NodePool's spec.limits now, as Kubernetes quantities."
+    )
+    limits_before_raise: dict[str, str] | None = Field(
+        default=None,
+        description="A NodePool's spec.limits before the operator raised them for a spot fallback; "
+        "unset when they are not raised.",
+    )
+    replicas: int | None = Field(default=None, description="A MachineDeployment's spec.replicas now.")
+    min_replicas: int | None = Field(
+        default=None, description="A MachineDeployment's cluster-autoscaler min-size annotation."
+    )
+    max_replicas: int | None = Field(
+        default=None, description="A MachineDeployment's cluster-autoscaler max-size annotation."
+    )
+    message: str | None = Field(
+        default=None, description="What keeps the operator from steering the pool, if anything."
+    )
+    last_change: NodePoolChange | None = Field(
+        default=None, description="The last change the operator made to the pool."
+    )
+
+
 class CostPolicyStatus(ApiModel):
     """What the operator observed. Written by the operator only."""
 
@@ -488,9 +572,17 @@ class CostPolicyStatus(ApiModel):
         default=None, description="metadata.generation the status was computed for."
     )
     conditions: list[Condition] = conditions_field(
-        "Ready (the policy is valid and in use), InUse (False for any CostPolicy not named default)."
+        "Ready (the policy is valid and in use), InUse (False for any CostPolicy not named default), "
+        "NodePoolsReady (every pool in spec.nodePools exists and agrees with its capacityType; its "
+        "message says what was changed or refused), GovernanceViolation (True names the node pools "
+        "whose requirements allow instance types or regions governance does not)."
     )
     summary: CostPolicySummary | None = Field(default=None, description="Figures about the cluster.")
+    node_pools: list[NodePoolStatus] | None = Field(
+        default=None,
+        description="Each pool of spec.nodePools: capacity type, nodes, hourly cost, limits or "
+        "replicas in use, and the last change with why.",
+    )
 
 
 class CostPolicy(ApiModel):

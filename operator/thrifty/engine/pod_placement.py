@@ -31,6 +31,7 @@ __all__ = [
     "next_move",
     "pinned_capacity",
     "required_capacity",
+    "restricted_to",
 ]
 
 
@@ -145,6 +146,25 @@ def required_capacity(
     node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": terms}
     affinity["nodeAffinity"] = node_affinity
     return affinity
+
+
+def restricted_to(affinity: dict[str, Any], allowed: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """``affinity`` (with required node terms, as ``required_capacity`` makes it) with each term also
+    requiring, for every label key in ``allowed``, one of its values: governance's instance types and
+    regions, which hold whatever capacity type the pod goes to."""
+    extra = [
+        {"key": key, "operator": "In", "values": sorted(values)} for key, values in allowed.items() if values
+    ]
+    if not extra:
+        return affinity
+    node_affinity = dict(affinity.get("nodeAffinity") or {})
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = [
+        {**term, "matchExpressions": list(term.get("matchExpressions") or []) + extra}
+        for term in required.get("nodeSelectorTerms") or [{}]
+    ]
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": terms}
+    return {**affinity, "nodeAffinity": node_affinity}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ __all__ = [
     "controller_of",
     "cost_policy_specs",
     "covered_by_disruption_budget",
+    "fallback_waiting_pods",
     "find_workload",
     "first",
     "governed_policies",
@@ -163,6 +164,20 @@ class PodSeen:
     ready: bool
     created: float
     deleting: bool
+    cpu_request: float = 0.0  # cores, summed over its containers
+    memory_request: float = 0.0  # bytes
+
+
+def _pod_requests(spec: Mapping[str, Any]) -> tuple[float, float]:
+    cpu = memory = 0.0
+    for container in spec.get("containers") or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        try:
+            cpu += parse_quantity(requests.get("cpu", 0))
+            memory += parse_quantity(requests.get("memory", 0))
+        except ValueError:
+            continue  # the API server admitted it, so this cannot happen; a bad value counts as none
+    return cpu, memory
 
 
 # The pod, ReplicaSet, node and PodDisruptionBudget indexes are coroutines: kopf runs them on its event
@@ -180,6 +195,7 @@ async def pods_by_owner(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str],
     if mark := str(annotations.get(PLACEMENT_MARK_ANNOTATION, "")):
         admission_seen(mark)
     created = meta.get("creationTimestamp")
+    cpu, memory = _pod_requests(spec)
     seen = PodSeen(
         name=str(meta.get("name", "")),
         node=spec.get("nodeName") or None,
@@ -187,6 +203,8 @@ async def pods_by_owner(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str],
         ready=_ready(status),
         created=datetime.fromisoformat(str(created)).timestamp() if created else 0.0,
         deleting=bool(meta.get("deletionTimestamp")),
+        cpu_request=cpu,
+        memory_request=memory,
     )
     return {(str(meta.get("namespace", "")), str(owner["kind"]), str(owner.get("name", ""))): seen}
 
@@ -339,6 +357,31 @@ def workload_pods(
             PodRecord(pod.name, capacity, pod.node is not None, pod.ready, pod.created, pod.deleting)
         )
     return found
+
+
+@dataclass(frozen=True)
+class FallbackWaiting:
+    """Whether some workload is in spot fallback, and the requests (cores, bytes) of its pods that
+    wait for an on-demand node."""
+
+    active: bool
+    waiting: list[tuple[float, float]]
+
+
+def fallback_waiting_pods(indexes: Mapping[str, Any]) -> FallbackWaiting:
+    """Over every ScalingPolicy whose status shows a spot fallback (status.placement.fallbackSince)."""
+    active = False
+    waiting = []
+    for stored in policy_bodies(indexes):
+        raw = stored.raw()
+        if not ((raw.get("status") or {}).get("placement") or {}).get("fallbackSince"):
+            continue
+        active = True
+        target = (raw.get("spec") or {}).get("targetRef") or {}
+        for pod in _pods_of(indexes, stored.namespace, str(target.get("kind")), str(target.get("name"))):
+            if pod.node is None and not pod.deleting and pod.sent_to == "on-demand":
+                waiting.append((pod.cpu_request, pod.memory_request))
+    return FallbackWaiting(active, waiting)
 
 
 def workload_pod_nodes(

@@ -38,6 +38,8 @@ class PlacementPlan:
     spot_percent: int
     fallback: bool  # every new pod goes to on-demand
     labels: tuple[SpotLabel, ...]
+    # Governance: node label key -> the values a placed pod's node must have (instance types, regions).
+    allowed: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 _GUARD = threading.Lock()

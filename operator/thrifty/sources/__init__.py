@@ -3,6 +3,7 @@
 __all__ = [
     "autoscalers",
     "kube",
+    "node_pool_objects",
     "opencost",
     "prometheus_http",
     "promql",

@@ -1,9 +1,10 @@
-"""CostPolicy: check what the schema cannot (which policy is in use), and sum up the cluster under
-the one in use (status.summary)."""
+"""CostPolicy: check what the schema cannot (which policy is in use); under the one in use, sum up the
+cluster (status.summary) and steer and report its node pools (status.nodePools)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -20,7 +21,9 @@ from thrifty.api.conditions import READY, Observation
 from thrifty.api.cost_policy import ACTIVE_COST_POLICY, CostPolicySpec, CostPolicyStatus
 from thrifty.api.scaling_policy import Placement, PlacementStatus
 from thrifty.engine.cost_policy_summary import PlacedReplicas, cost_policy_summary, placed_replicas
+from thrifty.engine.workload_prices import price_book
 from thrifty.handlers.cluster_indexes import cluster_nodes, policy_bodies
+from thrifty.handlers.cost_policy.node_pool_step import node_pool_step
 from thrifty.handlers.operator_metrics import COST_POLICY, timed_reconcile
 from thrifty.handlers.status_writer import Conclusions, committed, publish, reconcile_guard
 from thrifty.settings import RESYNC_SECONDS
@@ -42,17 +45,26 @@ def reconcile_cost_policy(
 ) -> None:
     policy = CostPolicySpec.model_validate(dict(spec))
     status = CostPolicyStatus.model_validate(body.get("status") or {})
+    conclusions = Conclusions(prerequisites=[_in_use(name)])
     if name == ACTIVE_COST_POLICY:
         nodes = [(node.labels, node.capacity) for node in cluster_nodes(indexes)]
+        pools = node_pool_step(
+            body, policy, status.node_pools or [], price_book(policy.pricing), indexes, datetime.now(UTC)
+        )
+        # Node pools are reported beside Ready, not under it: prices apply whatever the pools say.
+        conclusions.informational += pools.observations
         status = status.model_copy(
-            update={"summary": cost_policy_summary(policy, nodes, _placed_workloads(indexes, policy))}
+            update={
+                "summary": cost_policy_summary(policy, nodes, _placed_workloads(indexes, policy)),
+                "node_pools": pools.pools,
+            }
         )
     publish(
         body,
         patch,
         COST_POLICY_CONDITIONS,
         status,
-        Conclusions(prerequisites=[_in_use(name)]),
+        conclusions,
         ready=(CostPolicyReason.ACTIVE, f"prices in {policy.pricing.currency} apply to every workload"),
     )
 

@@ -21,7 +21,13 @@ from typing import Any, Final
 
 import kopf
 
-from thrifty.engine.pod_placement import count_mix, deletion_cost, pinned_capacity, required_capacity
+from thrifty.engine.pod_placement import (
+    count_mix,
+    deletion_cost,
+    pinned_capacity,
+    required_capacity,
+    restricted_to,
+)
 from thrifty.engine.spot_mix import Capacity, capacity_for_next_pod
 from thrifty.handlers.cluster_indexes import controller_of, pod_workload, workload_pods
 from thrifty.handlers.placement_plans import plan_for, record_admission, unseen_admissions
@@ -64,7 +70,7 @@ async def place_pod(body: kopf.Body, patch: kopf.Patch, dryrun: bool, **kwargs: 
     if not dryrun:
         record_admission(key, mark, capacity)
     nth = (on_demand if capacity == "on-demand" else spot) + 1
-    patch.spec["affinity"] = required_capacity(spec, capacity, plan.labels)
+    patch.spec["affinity"] = restricted_to(required_capacity(spec, capacity, plan.labels), dict(plan.allowed))
     annotations = meta.get("annotations") or {}
     patch.metadata.annotations[CAPACITY_TYPE_ANNOTATION] = capacity
     patch.metadata.annotations[PLACEMENT_MARK_ANNOTATION] = mark

@@ -63,6 +63,7 @@ class HorizontalResult:
     forecast: Forecast | None = None
     scaling_history: ScalingHistory | None = None
     last_action: LastAction | None = None
+    limited_by: str | None = None  # the last bound or rule that held the replicas this round
     acted: bool = False  # a change was attempted, so a pending action was recorded this round
 
 
@@ -124,6 +125,7 @@ def horizontal_step(
         outcome.reason,
         outcome.forecast,
     )
+    result.limited_by = outcome.decision.limited_by
     applying = policy.mode == "Apply" and not conflicts
     changed = outcome.decision.replicas != current
     if applying and changed:

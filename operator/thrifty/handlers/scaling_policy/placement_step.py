@@ -28,12 +28,14 @@ from thrifty.api.cost_policy import CostPolicySpec
 from thrifty.api.scaling_policy import LastAction, PlacementStatus, ScalingPolicySpec, ScalingPolicyStatus
 from thrifty.engine.action_outcomes import EVICT, REPLACE_PENDING
 from thrifty.engine.cost import PriceBook
+from thrifty.engine.governance import governed_node_values
 from thrifty.engine.placement_decision import PlacementOutcome, WorkloadFacts, decide_placement, spot_settings
 from thrifty.engine.pod_placement import Move
 from thrifty.engine.spot_fallback import PlacementState
 from thrifty.engine.spot_mix import ReplicaSplit
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.cluster_indexes import (
+    cluster_node_labels,
     covered_by_disruption_budget,
     namespace_labels_of,
     spot_schedulable,
@@ -136,7 +138,11 @@ def placement_step(
         key,
         str(body.metadata.uid),
         PlacementPlan(
-            settings.base, settings.percent, outcome.reason == PolicyReason.FALLBACK, settings.labels
+            settings.base,
+            settings.percent,
+            outcome.reason == PolicyReason.FALLBACK,
+            settings.labels,
+            governed_node_values(cost_policy, book, cluster_node_labels(indexes)),
         )
         if placing
         else None,

@@ -24,14 +24,16 @@ from thrifty import GROUP, VERSION
 from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import INVALID_SPEC, SCALING_POLICY_CONDITIONS, PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
-from thrifty.api.cost_policy import ACTIVE_COST_POLICY
+from thrifty.api.cost_policy import ACTIVE_COST_POLICY, CostPolicySpec
 from thrifty.api.scaling_policy import LastAction, Recommendation, ScalingPolicySpec, ScalingPolicyStatus
 from thrifty.engine.budget_caps import budget_cap
+from thrifty.engine.cost import PriceBook
+from thrifty.engine.governance import CostCap, cost_cap, cost_cap_observation, per_replica_hourly
 from thrifty.engine.pending_actions import Resolved, resolve_pending
 from thrifty.engine.scaling_history import history_from, state_from, with_change
 from thrifty.engine.spec_checks import policy_spec_problems
 from thrifty.engine.status_changes import policy_status_unchanged
-from thrifty.engine.workload_prices import active_price_book
+from thrifty.engine.workload_prices import Prices, active_price_book
 from thrifty.engine.workload_records import Workload
 from thrifty.handlers.cluster_indexes import (
     autoscalers_of,
@@ -191,12 +193,21 @@ def _reconcile(
             )  # fmt: skip
         if policy.horizontal is not None:
             cap, limited = budget_cap(budget_views(indexes), workload)
+            sized = vertical.decide_at or workload
+            governed = _cost_cap(
+                cost_policies.get(ACTIVE_COST_POLICY), policy, sized, book, placement, indexes
+            )
+            if governed is not None and (cap is None or governed.replicas < cap[0]):
+                cap = (governed.replicas, governed.label)
             horizontal = horizontal_step(
                 body, policy, policy.horizontal, status, workload, others, cap, now,
                 interrupted.event if interrupted else None, vertical.decide_at,
                 vertical.last_action if vertical.acted else None,
             )  # fmt: skip
             horizontal.conditions.informational.append(limited)
+            horizontal.conditions.informational.append(
+                cost_cap_observation(governed, horizontal.limited_by, horizontal.replicas)
+            )
             # The pair status shows: the requests at the replicas recommended for them.
             priced = vertical.priced_at if vertical.decide_at is not None else None
             if priced is not None and horizontal.replicas is not None:
@@ -232,6 +243,31 @@ def _reconcile(
         # Cleared in the same write that records the outcome; kopf's view of status predates the
         # record, so the deletion is spelled out.
         patch.status["pendingAction"] = None
+
+
+def _cost_cap(
+    cost_policy: CostPolicySpec | None,
+    policy: ScalingPolicySpec,
+    workload: Workload,
+    book: PriceBook,
+    placement: PlacementResult,
+    indexes: Mapping[str, Any],
+) -> CostCap | None:
+    """Governance's cap on the replicas: the pods' requests at the rates of the nodes they run on, or
+    at the mix placement steers them to."""
+    governance = cost_policy.governance if cost_policy is not None else None
+    if governance is None or governance.max_hourly_cost_per_workload is None or policy.horizontal is None:
+        return None
+    nodes = workload_pod_nodes(indexes, workload.namespace, workload.kind, workload.name)
+    prices = Prices.on_nodes(book, nodes)
+    if placement.mix is not None:
+        prices = prices.at_mix(book, cluster_node_labels(indexes), placement.mix)
+    return cost_cap(
+        governance.max_hourly_cost_per_workload,
+        per_replica_hourly(workload, prices.planned or prices.rates),
+        policy.horizontal.min_replicas,
+        book.currency,
+    )
 
 
 def _desired_status(
