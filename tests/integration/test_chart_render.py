@@ -134,10 +134,11 @@ NAMESPACED_RULES = {
     ("thrifty.dev", "scalingpolicies"): {"list", "watch", "patch"},
     ("thrifty.dev", "scalingpolicies/status"): {"patch"},
 }
+# What node_pool_objects reads (one GET a pool) and node_pool_writes writes.
 NODE_POOL_RULES = {
-    ("karpenter.sh", "nodepools"): {"get", "list", "watch", "patch"},
-    ("cluster.x-k8s.io", "machinedeployments"): {"get", "list", "watch", "patch"},
-    ("cluster.x-k8s.io", "machinedeployments/scale"): {"get", "patch"},
+    ("karpenter.sh", "nodepools"): {"get", "patch"},
+    ("cluster.x-k8s.io", "machinedeployments"): {"get"},
+    ("cluster.x-k8s.io", "machinedeployments/scale"): {"patch"},
 }
 OPERATOR_WEBHOOK_RULE = {
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): {"create", "patch"}
