@@ -120,23 +120,23 @@ def node_pool_step(
         try:
             if pool.kind == "NodePool":
                 found = read_node_pool(pool.name)
+                exists = found is not None
                 if found is not None:
-                    _karpenter_pool(
-                        body, pool, found, done, spot_percent, (fallback.active, need), nodes, book, now
-                    )
+                    steering = (fallback.active, need)
+                    _karpenter_pool(body, pool, found, done, spot_percent, steering, nodes, book, now)
                     violations += [
                         f"NodePool {pool.name} allows {what}" for what in _pool_violations(found, policy)
                     ]
             else:
-                found_md = read_machine_deployment(str(pool.namespace), pool.name)
-                if found_md is not None:
-                    _machine_status(pool, found_md, done, nodes, book)
-                    machines.append((pool, found_md, done))
-                found = found_md  # type: ignore[assignment]
+                machine = read_machine_deployment(str(pool.namespace), pool.name)
+                exists = machine is not None
+                if machine is not None:
+                    _machine_status(pool, machine, done, nodes, book)
+                    machines.append((pool, machine, done))
         except NodePoolReadError as err:
             done.refused(CostPolicyReason.NODE_POOL_API_UNAVAILABLE, str(err))
             continue
-        if found is None:
+        if not exists:
             done.status.found = False
             done.refused(CostPolicyReason.NODE_POOL_NOT_FOUND, f"{_name(pool)} does not exist")
     if spot_percent is not None:
