@@ -9,6 +9,7 @@ __all__ = [
     "components",
     "demo_data",
     "inventory",
+    "karpenter",
     "live_load",
     "live_metrics",
     "nodes",
@@ -19,6 +20,7 @@ __all__ = [
     "prometheus",
     "readiness",
     "series",
+    "third_party_crds",
     "traces",
     "versions",
 ]

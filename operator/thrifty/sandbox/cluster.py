@@ -14,8 +14,15 @@ import yaml
 from kubernetes import client, config
 
 from thrifty.sandbox import components, processes
-from thrifty.sandbox.build import Binaries, ensure_binaries
-from thrifty.sandbox.components import Layout
+from thrifty.sandbox.build import (
+    Binaries,
+    Karpenter,
+    ensure_binaries,
+    ensure_cluster_api_crds,
+    ensure_karpenter,
+)
+from thrifty.sandbox.components import KARPENTER_PORT_NAMES, Layout
+from thrifty.sandbox.karpenter import write_instance_types
 from thrifty.sandbox.nodes import ready_node_names, reconcile_nodes
 from thrifty.sandbox.pki import Pki, ensure_pki
 from thrifty.sandbox.prometheus import (
@@ -27,12 +34,14 @@ from thrifty.sandbox.prometheus import (
     write_scrape_jobs,
 )
 from thrifty.sandbox.readiness import NotReadyError, client_tls, free_ports, http_ok, wait_until
+from thrifty.sandbox.third_party_crds import apply_crds
 
 Progress = Callable[[str], None]
 
 # Start order; `down` stops in reverse.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 LIVE_METRICS = "live-metrics"
+KARPENTER = "karpenter"
 ALL_PROCESSES = (*CONTROL_PLANE, LIVE_METRICS, "prometheus")
 
 
@@ -61,11 +70,18 @@ def up(
     on_demand_nodes: int = 2,
     backfill: Sequence[Path] = (),
     progress: Progress = print,
+    karpenter: bool = False,
 ) -> SandboxEnv:
-    """Start everything (or keep what already runs) and return once nodes are Ready."""
+    """Start everything (or keep what already runs) and return once nodes are Ready.
+
+    With ``karpenter``, also Karpenter's KWOK provider, launching KWOK nodes for NodePools, and the
+    CRDs of Karpenter and of Cluster API's MachineDeployment (no Cluster API controller runs)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     layout = Layout(state_dir)
     bins = ensure_binaries(progress)
+    # Built before anything starts, so a failed build leaves the sandbox as it was.
+    karpenter_build = ensure_karpenter(progress) if karpenter else None
+    cluster_api_crds = ensure_cluster_api_crds(progress) if karpenter else []
     promtool, prometheus_bin = ensure_prometheus(progress)
     # Prometheus alone may be down (a fault test stops it): it is restarted below on its old port,
     # so a running operator and exported variables keep working.
@@ -76,20 +92,23 @@ def up(
         if alive:
             progress(f"[sandbox] restarting: only {', '.join(alive)} of it is running")
             down(state_dir, progress=lambda _: None)
-        # It would keep reading the old kubeconfig.
+        # They would keep talking to the old API server.
         processes.stop(LIVE_METRICS, state_dir)
+        processes.stop(KARPENTER, state_dir)
         ports = dict(zip(components.PORT_NAMES, free_ports(len(components.PORT_NAMES)), strict=True))
         layout.ports_file.write_text(json.dumps(ports, indent=2))
         pki = ensure_pki(layout.pki_dir)
         _write_kubeconfig(layout, pki, ports["apiserver"])
         _start_control_plane(bins, layout, pki, ports, progress)
-    ports = _ports_with_live_metrics(layout)
+    ports = _ports_with(layout, ["live_metrics"])
     _ensure_live_metrics(layout, ports, progress)
     # A sandbox started before live metrics existed gets the scrape job, and Prometheus reads it.
     changed = _write_prometheus_config(layout, ports)
     if backfill or changed or processes.pid_of("prometheus", state_dir) is None:
         restart_prometheus(state_dir, backfill, progress, promtool=promtool, executable=prometheus_bin)
     _ensure_nodes(layout, spot_nodes, on_demand_nodes, progress)
+    if karpenter_build is not None:
+        _ensure_karpenter(bins, karpenter_build, cluster_api_crds, layout, progress)
     env = current_env(state_dir)
     (state_dir / "env").write_text("\n".join(env.lines()) + "\n")
     progress("[sandbox] ready")
@@ -114,7 +133,9 @@ def current_env(state_dir: Path) -> SandboxEnv:
 def down(state_dir: Path, progress: Progress = print) -> list[str]:
     """Stop every process the sandbox started, by pid; data stays for the next `up`."""
     stopped = []
-    for name in reversed([*ALL_PROCESSES, *processes.managed_names(state_dir)]):
+    # What runs on top of the control plane (Karpenter, say) first, while the API server still answers.
+    others = [name for name in processes.managed_names(state_dir) if name not in ALL_PROCESSES]
+    for name in [*others, *reversed(ALL_PROCESSES)]:
         if name not in stopped and processes.stop(name, state_dir):
             stopped.append(name)
             progress(f"[sandbox] stopped {name}")
@@ -238,13 +259,14 @@ def _start_control_plane(
         progress(f"[sandbox] {name} ready")
 
 
-def _ports_with_live_metrics(layout: Layout) -> dict[str, int]:
-    """ports.json, with a newly chosen free port for live metrics if it has none yet."""
+def _ports_with(layout: Layout, names: Sequence[str]) -> dict[str, int]:
+    """ports.json, with newly chosen free ports for those of ``names`` it has none for yet."""
     ports = _read_ports(layout)
-    if "live_metrics" not in ports:
+    missing = [name for name in names if name not in ports]
+    if missing:
         # Ports of stopped processes (Prometheus, say) are free too, but taken.
-        candidates = free_ports(len(ports) + 1)
-        ports["live_metrics"] = next(p for p in candidates if p not in ports.values())
+        candidates = [p for p in free_ports(len(ports) + len(missing)) if p not in ports.values()]
+        ports.update(zip(missing, candidates, strict=False))
         layout.ports_file.write_text(json.dumps(ports, indent=2))
     return ports
 
@@ -261,6 +283,35 @@ def _ensure_live_metrics(layout: Layout, ports: dict[str, int], progress: Progre
         alive=partial(processes.is_running, started.pid),
     )
     progress(f"[sandbox] {LIVE_METRICS} ready")
+
+
+def _ensure_karpenter(
+    bins: Binaries, build: Karpenter, cluster_api_crds: list[Path], layout: Layout, progress: Progress
+) -> None:
+    crds = apply_crds(bins.kubectl, layout.kubeconfig, [*build.crds, *cluster_api_crds])
+    progress(f"[sandbox] {len(crds)} CRDs of Karpenter and Cluster API established")
+    ports = _ports_with(layout, KARPENTER_PORT_NAMES)
+    changed = write_instance_types(layout.karpenter_instance_types)
+    if processes.pid_of(KARPENTER, layout.state_dir) is not None:
+        if not changed:
+            progress(f"[sandbox] {KARPENTER} already running")
+            return
+        # It reads its instance types only when it starts.
+        processes.stop(KARPENTER, layout.state_dir)
+    started = processes.start(
+        KARPENTER,
+        components.karpenter(build.binary, layout, ports),
+        layout.state_dir,
+        env={"KUBECONFIG": str(layout.kubeconfig)},
+    )
+    wait_until(
+        KARPENTER,
+        lambda: http_ok(f"http://127.0.0.1:{ports['karpenter_health']}/readyz"),
+        120,
+        started.log,
+        alive=partial(processes.is_running, started.pid),
+    )
+    progress(f"[sandbox] {KARPENTER} ready")
 
 
 def _ensure_nodes(layout: Layout, spot: int, on_demand: int, progress: Progress) -> None:

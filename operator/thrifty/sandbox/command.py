@@ -34,12 +34,24 @@ def register(commands: Any) -> None:
         metavar="FILE.om",
         help="OpenMetrics file to load into Prometheus (repeatable)",
     )
+    up.add_argument(
+        "--karpenter",
+        action="store_true",
+        help="also run Karpenter with its KWOK provider (NodePools launch KWOK nodes priced like "
+        "examples/costpolicy.yaml) and install Cluster API's MachineDeployment CRD; the first time, "
+        "this builds Karpenter (minutes)",
+    )
     actions.add_parser("env", help="print the KUBECONFIG= and PROMETHEUS_URL= lines again")
     actions.add_parser("down", help="stop every process the sandbox started")
     backfill = actions.add_parser("backfill", help="load OpenMetrics files into the running Prometheus")
     backfill.add_argument("files", type=Path, nargs="+", metavar="FILE.om")
-    actions.add_parser(
+    build = actions.add_parser(
         "build", help="build (or find cached) the control plane, install Prometheus if absent, print where"
+    )
+    build.add_argument(
+        "--karpenter",
+        action="store_true",
+        help="also Karpenter's KWOK provider and the Cluster API MachineDeployment CRD `up --karpenter` uses",
     )
     trace = actions.add_parser(
         "load-trace", help="replay a real datacenter trace as the Prometheus history of a namespace's pods"
@@ -80,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
                 if count < 0:
                     raise SystemExit(f"{flag} must be 0 or more, got {count}")
             env = cluster.up(
-                state_dir, args.spot_nodes, args.on_demand_nodes, args.backfill, progress=_progress
+                state_dir,
+                args.spot_nodes,
+                args.on_demand_nodes,
+                args.backfill,
+                progress=_progress,
+                karpenter=args.karpenter,
             )
         elif action == "env":
             env = cluster.current_env(state_dir)
@@ -107,13 +124,17 @@ def run(args: argparse.Namespace) -> int:
             serve(args.kubeconfig, args.port, pod_cgroup_series=args.pod_cgroup_series)
             return 0
         elif action == "build":
-            from thrifty.sandbox.build import ensure_binaries
+            from thrifty.sandbox.build import ensure_binaries, ensure_cluster_api_crds, ensure_karpenter
             from thrifty.sandbox.prometheus import ensure_prometheus
 
             for directory in ensure_binaries(_progress).directories:
                 print(directory)
             for binary in ensure_prometheus(_progress):
                 print(binary)
+            if args.karpenter:
+                print(ensure_karpenter(_progress).binary)
+                for crd in ensure_cluster_api_crds(_progress):
+                    print(crd)
             return 0
         else:
             raise AssertionError(action)

@@ -20,6 +20,8 @@ PORT_NAMES = (
     "prometheus",
     "live_metrics",
 )
+# Chosen the first time a sandbox runs Karpenter, and kept in ports.json like the others.
+KARPENTER_PORT_NAMES = ("karpenter_metrics", "karpenter_health")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class Layout:
     @property
     def prometheus_config(self) -> Path:
         return self.state_dir / "prometheus.yml"
+
+    @property
+    def karpenter_instance_types(self) -> Path:
+        return self.state_dir / "karpenter-instance-types.json"
 
 
 def etcd(bins: Binaries, layout: Layout, ports: dict[str, int]) -> list[str]:
@@ -130,6 +136,20 @@ def kwok(bins: Binaries, layout: Layout, ports: dict[str, int]) -> list[str]:
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--server-address=127.0.0.1:{ports['kwok']}",
         f"--config={bins.kwok_stages}",
+    ]
+
+
+def karpenter(binary: Path, layout: Layout, ports: dict[str, int]) -> list[str]:
+    """Karpenter's KWOK provider; it reads KUBECONFIG from its environment (it has no flag for it).
+    It listens on all interfaces: it has no flag for the address either."""
+    return [
+        str(binary),
+        # One replica: a Lease would only delay the start.
+        "--disable-leader-election",
+        f"--metrics-port={ports['karpenter_metrics']}",
+        f"--health-probe-port={ports['karpenter_health']}",
+        f"--instance-types-file-path={layout.karpenter_instance_types}",
+        "--log-level=info",
     ]
 
 

@@ -10,6 +10,8 @@ from kubernetes import client
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
 MANAGED_LABEL = "thrifty.dev/sandbox-node"
+# Not kwok://, which Karpenter's KWOK provider takes for its own nodes.
+PROVIDER_ID_PREFIX = "thrifty-sandbox://"
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
@@ -52,6 +54,9 @@ def node_manifest(name: str, capacity_type: str, instance: InstanceType, zone: s
                 "karpenter.sh/nodepool": capacity_type,
             },
         },
+        # As every real node has. Karpenter skips a node labelled karpenter.sh/nodepool that has none,
+        # then never finds its view of the cluster complete and launches nothing.
+        "spec": {"providerID": provider_id(name)},
         "status": {
             "allocatable": resources,
             "capacity": resources,
@@ -63,6 +68,10 @@ def node_manifest(name: str, capacity_type: str, instance: InstanceType, zone: s
             },
         },
     }
+
+
+def provider_id(name: str) -> str:
+    return PROVIDER_ID_PREFIX + name
 
 
 def desired_nodes(spot: int, on_demand: int) -> list[dict[str, Any]]:
@@ -77,11 +86,15 @@ def desired_nodes(spot: int, on_demand: int) -> list[dict[str, Any]]:
 def reconcile_nodes(api: client.CoreV1Api, spot: int, on_demand: int) -> list[str]:
     """Create the wanted nodes and delete sandbox nodes beyond the wanted counts; return the names."""
     wanted = {n["metadata"]["name"]: n for n in desired_nodes(spot, on_demand)}
-    existing = {n.metadata.name for n in api.list_node(label_selector=f"{MANAGED_LABEL}=true").items}
-    for name in sorted(existing - wanted.keys()):
+    existing = {n.metadata.name: n for n in api.list_node(label_selector=f"{MANAGED_LABEL}=true").items}
+    for name in sorted(existing.keys() - wanted.keys()):
         api.delete_node(name)
-    for name in sorted(wanted.keys() - existing):
+    for name in sorted(wanted.keys() - existing.keys()):
         api.create_node(wanted[name])
+    for name in sorted(wanted.keys() & existing.keys()):
+        # Nodes of a sandbox made before they had one; a providerID can be set once, never changed.
+        if not existing[name].spec.provider_id:
+            api.patch_node(name, {"spec": {"providerID": provider_id(name)}})
     return sorted(wanted)
 
 

@@ -8,3 +8,10 @@ KUBERNETES: Final = "v1.35.4"
 ETCD: Final = "v3.6.5"
 KWOK: Final = "v0.8.0"
 HELM: Final = "v3.22.0"
+# Karpenter's own KWOK cloud provider (sigs.k8s.io/karpenter/kwok): built only for
+# `up --karpenter` and `build --karpenter`.
+KARPENTER: Final = "v1.15.0"
+# Its go.mod asks for this Go; the proxy serves the toolchain when the machine's Go is older.
+KARPENTER_GO_TOOLCHAIN: Final = "go1.26.9"
+# Only the MachineDeployment CRD is taken from it; no Cluster API controller runs in the sandbox.
+CLUSTER_API: Final = "v1.14.2"
