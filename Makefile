@@ -42,8 +42,8 @@ unit: $(STAMP)
 	@$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP)
-	@echo "==> sandbox components (built from Go modules on first run, about 12 minutes; cached afterwards)"
-	@$(BIN)/thrifty sandbox build
+	@echo "==> sandbox components (built from Go modules on first run, about 15 minutes; cached afterwards)"
+	@$(BIN)/thrifty sandbox build --karpenter
 	@echo "==> integration tests (real kube-apiserver, controllers, KWOK and Prometheus)"
 	@$(BIN)/pytest -q tests/integration
 

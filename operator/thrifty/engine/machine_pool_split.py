@@ -69,12 +69,14 @@ def machine_pool_targets(pools: Sequence[MachinePool], spot_percent: int) -> lis
         if not pool.writable or replicas == pool.replicas:
             targets.append(None)
             continue
-        asked = wanted[pool.capacity] if _alone(pools, pool) else None
         share = f"{spot_percent}% of {total} nodes on spot"
-        if asked is not None and asked != replicas:
+        asked = wanted[pool.capacity] if _alone(pools, pool) else None
+        if asked is None or asked == replicas:
+            why = f"{share}: {split.on_demand} on-demand, {split.spot} spot"
+        elif pool.bounded(asked) != asked:
             why = f"{share} asks for {asked}; held at {replicas} by its {pool.bounds_text()}"
         else:
-            why = f"{share}: {split.on_demand} on-demand, {split.spot} spot"
+            why = f"{share} asks for {asked}; {replicas} with what the other pools' bounds refuse"
         targets.append(MachineTarget(replicas, why))
     return targets
 

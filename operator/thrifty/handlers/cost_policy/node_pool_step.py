@@ -196,8 +196,9 @@ def _karpenter_pool(
                 f"spot.targetPercent {spot_percent}: pods placement does not pin go to "
                 f"{'spot' if spot_percent > 0 else 'on-demand'} pools first"
             )
+            before = "unset" if found.weight is None else str(found.weight)
             _write(
-                body, done, found, "weight", str(found.weight), str(weight), why, now,
+                body, done, found, "weight", before, str(weight), why, now,
                 lambda: set_pool_weight(pool.name, weight),
             )  # fmt: skip
             if done.status.last_change is not None and done.status.last_change.to == str(weight):
@@ -381,7 +382,7 @@ def _ready(rounds: Sequence[_Round]) -> Observation:
     if problems:
         return Observation(kind, "False", problems[0][0], "; ".join(message for _, message in problems))
     changed = [change for r in rounds for change in r.changes]
-    summary = f"{len(rounds)} node pools steered"
+    summary = f"{len(rounds)} node pools found, each carrying the capacity type spec.nodePools gives it"
     return Observation(
         kind,
         "True",
