@@ -221,9 +221,10 @@ def deployment_manifest(
     annotations: Mapping[str, str] | None = None,
     memory: str = "256Mi",
     node_selector: Mapping[str, str] | None = None,
+    cpu: str = "500m",
 ) -> str:
-    """A one-container Deployment labelled ``app: name``, requesting 500m and ``memory``; the sandbox's
-    load annotations (``sandbox.thrifty.dev/cpu``...) go in ``annotations``."""
+    """A one-container Deployment labelled ``app: name``, requesting ``cpu`` and ``memory``; the
+    sandbox's load annotations (``sandbox.thrifty.dev/cpu``...) go in ``annotations``."""
     notes = json.dumps(dict(annotations or {}))
     selector = f"\n      nodeSelector: {json.dumps(dict(node_selector))}" if node_selector else ""
     return f"""
@@ -239,7 +240,7 @@ spec:
       containers:
       - name: {name}
         image: registry.example/{name}:1
-        resources: {{requests: {{cpu: 500m, memory: {memory}}}}}
+        resources: {{requests: {{cpu: "{cpu}", memory: {memory}}}}}
 """
 
 
@@ -266,6 +267,27 @@ spec:
     metrics: {metrics}
     behavior: {behavior}
 """
+
+
+def placed_policy_manifest(app: str, namespace: str, disruption: str, placement: str = "") -> str:
+    """A PodDisruptionBudget (``disruption``, e.g. "minAvailable: 90%") and an Apply-mode ScalingPolicy
+    that right-sizes Deployment ``app``: without usage history it changes no request, so what it does
+    is place the pods. ``placement``: an indented ``spec.placement`` line, if any."""
+    return f"""apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: {app}, namespace: {namespace}}}
+spec:
+  {disruption}
+  selector: {{matchLabels: {{app: {app}}}}}
+---
+apiVersion: thrifty.dev/v1alpha1
+kind: ScalingPolicy
+metadata: {{name: {app}, namespace: {namespace}}}
+spec:
+  targetRef: {{kind: Deployment, name: {app}}}
+  mode: Apply
+  vertical: {{containers: [{app}]}}
+{placement}"""
 
 
 def apply(env: SandboxEnv, manifest: str) -> None:

@@ -24,6 +24,7 @@ from sandbox_helpers import (
     eventually,
     get,
     kubectl,
+    placed_policy_manifest,
     scaling_policy_manifest,
     wait_for,
 )
@@ -83,41 +84,14 @@ def _merge(env: SandboxEnv, kind: str, name: str, patch: dict[str, Any], *where:
 
 def _workload(replicas: int) -> str:
     """The Deployment (1 CPU a pod), its PodDisruptionBudget and an Apply-mode ScalingPolicy that
-    only places it: without usage history, right-sizing changes nothing."""
-    return f"""
-apiVersion: v1
-kind: Namespace
-metadata: {{name: {NAMESPACE}}}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {{name: {NAME}, namespace: {NAMESPACE}}}
-spec:
-  maxUnavailable: 1
-  selector: {{matchLabels: {{app: {NAME}}}}}
----
-apiVersion: thrifty.dev/v1alpha1
-kind: ScalingPolicy
-metadata: {{name: {NAME}, namespace: {NAMESPACE}}}
-spec:
-  targetRef: {{kind: Deployment, name: {NAME}}}
-  mode: Apply
-  vertical: {{containers: [{NAME}]}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {NAME}, namespace: {NAMESPACE}, labels: {{app: {NAME}}}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {NAME}}}}}
-  template:
-    metadata: {{labels: {{app: {NAME}}}}}
-    spec:
-      containers:
-      - name: {NAME}
-        image: registry.example/{NAME}:1
-        resources: {{requests: {{cpu: "1", memory: 1Gi}}}}
-"""
+    places it."""
+    return "\n---\n".join(
+        [
+            f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}",
+            placed_policy_manifest(NAME, NAMESPACE, "maxUnavailable: 1"),
+            deployment_manifest(NAME, NAMESPACE, replicas, cpu="1", memory="1Gi"),
+        ]
+    )
 
 
 def _nodes(env: SandboxEnv) -> dict[str, dict[str, str]]:

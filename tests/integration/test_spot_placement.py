@@ -19,6 +19,7 @@ from sandbox_helpers import (
     eventually,
     get,
     kubectl,
+    placed_policy_manifest,
     wait_for,
 )
 
@@ -45,22 +46,7 @@ spec:
 
 
 def _placed_policy(app: str, placement: str = "") -> str:
-    """A PodDisruptionBudget (minAvailable 90%) and an Apply-mode ScalingPolicy for Deployment ``app``."""
-    return f"""apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {{name: {app}, namespace: {NAMESPACE}}}
-spec:
-  minAvailable: 90%
-  selector: {{matchLabels: {{app: {app}}}}}
----
-apiVersion: thrifty.dev/v1alpha1
-kind: ScalingPolicy
-metadata: {{name: {app}, namespace: {NAMESPACE}}}
-spec:
-  targetRef: {{kind: Deployment, name: {app}}}
-  mode: Apply
-  vertical: {{containers: [{app}]}}
-{placement}"""
+    return placed_policy_manifest(app, NAMESPACE, "minAvailable: 90%", placement)
 
 
 WORKLOAD = f"""

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import kopf
@@ -288,21 +289,38 @@ def _write(
             f"Thrifty would set it to {after} ({why}) but does not force it",
         )
         return
+    _act(body, done, f"NodePool {found.name}", f"spec.{what}", (before, after), why, now, act, event)
+
+
+def _act(
+    body: kopf.Body,
+    done: _Round,
+    where: str,
+    changed: str,
+    values: tuple[str, str],
+    why: str,
+    now: datetime,
+    act: Callable[[], None],
+    event: str,
+) -> bool:
+    """Make one change and record it: an Event, a log line and the pool's last change; a write the
+    API server refuses is reported, and the next round decides again."""
+    before, after = values
     try:
         act()
     except ApiException as err:
         done.refused(
-            CostPolicyReason.WRITE_FAILED,
-            f"NodePool {found.name}: spec.{what} not written: {err.status} {err.reason}",
+            CostPolicyReason.WRITE_FAILED, f"{where}: {changed} not written: {err.status} {err.reason}"
         )
-        return
-    message = f"NodePool {found.name}: spec.{what} {before} -> {after}: {why}"
+        return False
+    message = f"{where}: {changed} {before} -> {after}: {why}"
     log.info("%s", message)
     post_event(body, "Normal", event, message)
     done.changes.append(message)
     done.status.last_change = NodePoolChange(
-        time=rfc3339(now), field=f"spec.{what}", from_=before, to=after, reason=why
+        time=rfc3339(now), field=changed, from_=before, to=after, reason=why
     )
+    return True
 
 
 def _machine_status(
@@ -344,27 +362,15 @@ def _split_machines(
     for (_, found, done), target in zip(steerable, machine_pool_targets(records, spot_percent), strict=True):
         if target is None:
             continue
-        where = f"MachineDeployment {found.namespace}/{found.name}"
-        try:
-            scale_machine_deployment(found.namespace, found.name, found.api_version, target.replicas)
-        except ApiException as err:
-            done.refused(
-                CostPolicyReason.WRITE_FAILED,
-                f"{where}: spec.replicas not written: {err.status} {err.reason}",
-            )
-            continue
-        message = f"{where}: spec.replicas {found.replicas} -> {target.replicas}: {target.reason}"
-        log.info("%s", message)
-        post_event(body, "Normal", "MachineDeploymentScaled", message)
-        done.changes.append(message)
-        done.status.replicas = target.replicas
-        done.status.last_change = NodePoolChange(
-            time=rfc3339(now),
-            field="spec.replicas",
-            from_=str(found.replicas),
-            to=str(target.replicas),
-            reason=target.reason,
-        )
+        replicas = target.replicas
+        scaled = _act(
+            body, done, f"MachineDeployment {found.namespace}/{found.name}", "spec.replicas",
+            (str(found.replicas), str(replicas)), target.reason, now,
+            partial(scale_machine_deployment, found.namespace, found.name, found.api_version, replicas),
+            "MachineDeploymentScaled",
+        )  # fmt: skip
+        if scaled:
+            done.status.replicas = replicas
 
 
 def _pool_violations(found: NodePoolObject, policy: CostPolicySpec) -> list[str]:
