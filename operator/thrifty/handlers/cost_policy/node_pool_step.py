@@ -198,11 +198,10 @@ def _karpenter_pool(
                 f"{'spot' if spot_percent > 0 else 'on-demand'} pools first"
             )
             before = "unset" if found.weight is None else str(found.weight)
-            _write(
+            if _write(
                 body, done, found, "weight", before, str(weight), why, now,
                 lambda: set_pool_weight(pool.name, weight),
-            )  # fmt: skip
-            if done.status.last_change is not None and done.status.last_change.to == str(weight):
+            ):  # fmt: skip
                 status.weight = weight
     if "Limits" in pool.allowed_changes and pool.capacity_type == "OnDemand":
         _steer_limits(body, pool, found, done, fallback, now)
@@ -240,21 +239,19 @@ def _steer_limits(
             f"spot fallback: pods waiting for on-demand capacity need cpu {need.cpu:g} and memory "
             f"{need.memory / 2**30:.3g}Gi more"
         )
-        _write(
+        if _write(
             body, done, found, "limits", limits_text(current), limits_text(raised), why, now,
             lambda: raise_pool_limits(pool.name, before, raised), event="NodePoolLimitsRaised",
-        )  # fmt: skip
-        if done.status.last_change is not None and done.status.last_change.to == limits_text(raised):
+        ):  # fmt: skip
             done.status.limits, done.status.limits_before_raise = raised, dict(before)
         return
     if found.limits_before_raise is not None and not in_fallback:
         before = dict(found.limits_before_raise)
         why = "no workload waits for on-demand capacity in a spot fallback any more"
-        _write(
+        if _write(
             body, done, found, "limits", limits_text(current), limits_text(before), why, now,
             lambda: restore_pool_limits(pool.name, current, before), event="NodePoolLimitsRestored",
-        )  # fmt: skip
-        if done.status.last_change is not None and done.status.last_change.to == limits_text(before):
+        ):  # fmt: skip
             done.status.limits, done.status.limits_before_raise = before or None, None
 
 
@@ -278,9 +275,10 @@ def _write(
     now: datetime,
     act: Callable[[], None],
     event: str = "NodePoolWeightSet",
-) -> None:
+) -> bool:
     """One change to a pool: refused when another manager declares the field, else written, posted as
-    an Event and kept as the pool's last change; a failed write is reported and tried next round."""
+    an Event and kept as the pool's last change; a failed write is reported and tried next round.
+    Whether it was written."""
     others = found.declared_elsewhere.get(what, ())
     if others:
         done.refused(
@@ -288,8 +286,8 @@ def _write(
             f"NodePool {found.name}: spec.{what} is declared by {', '.join(others)} (server-side apply); "
             f"Thrifty would set it to {after} ({why}) but does not force it",
         )
-        return
-    _act(body, done, f"NodePool {found.name}", f"spec.{what}", (before, after), why, now, act, event)
+        return False
+    return _act(body, done, f"NodePool {found.name}", f"spec.{what}", (before, after), why, now, act, event)
 
 
 def _act(
