@@ -175,6 +175,9 @@ def test_apply_mode_scales_ahead_of_a_daily_peak(
     # Deadline: the peak itself and a few rounds after it; the assertion below is on the times.
     wait_for("a scale-up ahead of the peak", scaled_up, max(60.0, peak_at - time.time() + 120), operator,
              show=status)  # fmt: skip
+    # The scale is made before the status that records it is written: wait for the record.
+    wait_for("the scale recorded in status.lastAction", lambda: bool(status().get("lastAction")), 120,
+             operator, show=status)  # fmt: skip
     last = status().get("lastAction") or {}
     assert isinstance(last, dict)
     annotations = get(sandbox, "deployment", "shop", "-n", NAMESPACE)["metadata"]["annotations"]
