@@ -32,6 +32,7 @@ from sandbox_helpers import (
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.karpenter import PRICE_LABEL
+from thrifty.settings import CAPACITY_TYPE_ANNOTATION
 
 NAMESPACE = "pools"
 NAME = "shop"
@@ -154,6 +155,21 @@ def test_karpenter_launches_both_pools_and_the_pods_run_4_on_demand_and_7_spot(
         operator,
         lambda: dict(_mix(env)),
     )
+    # Governance allows m5.* and c5.*: pods the webhook placed may go to the catalog's m5 types only.
+    allowed = {
+        "key": "node.kubernetes.io/instance-type",
+        "operator": "In",
+        "values": ["m5.large", "m5.xlarge"],
+    }
+    placed = [
+        pod
+        for pod in get(env, "pods", "-n", NAMESPACE, "-l", f"app={NAME}")["items"]
+        if CAPACITY_TYPE_ANNOTATION in pod["metadata"].get("annotations", {})
+    ]
+    assert len(placed) >= 9, [p["metadata"]["name"] for p in placed]
+    for pod in placed:
+        required = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert all(allowed in term["matchExpressions"] for term in required["nodeSelectorTerms"]), pod
     nodes = _nodes(env)
     pools = Counter(labels.get(POOL) for labels in nodes.values())
     assert pools["spot-pool"] >= 1, pools

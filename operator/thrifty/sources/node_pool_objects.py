@@ -29,6 +29,7 @@ __all__ = [
     "MachineDeploymentObject",
     "NodePoolObject",
     "NodePoolReadError",
+    "apply_managers",
     "machine_api_version",
     "read_machine_deployment",
     "read_node_pool",
@@ -100,7 +101,7 @@ def read_node_pool(name: str) -> NodePoolObject | None:
         limits_before_raise=before,
         raised_to=raised,
         declared_elsewhere={
-            field: _apply_managers(raw, ("f:spec", f"f:{field}")) for field in ("weight", "limits")
+            field: apply_managers(raw, ("f:spec", f"f:{field}")) for field in ("weight", "limits")
         },
     )
 
@@ -176,7 +177,7 @@ def _raise_record(text: Any) -> tuple[dict[str, str] | None, dict[str, str] | No
     return before, raised
 
 
-def _apply_managers(raw: Mapping[str, Any], path: Sequence[str]) -> tuple[str, ...]:
+def apply_managers(raw: Mapping[str, Any], path: Sequence[str]) -> tuple[str, ...]:
     """Managers other than thrifty that declare the field at ``path`` by server-side apply: a GitOps
     tool or a person's `kubectl apply --server-side`, whose declaration the operator must not
     overwrite. (Update managers, such as client-side `kubectl apply`, record no intent to keep a
