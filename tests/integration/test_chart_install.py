@@ -56,7 +56,8 @@ UNLISTED_BUDGET = f"chart-{RUN}-unlisted"
 HELM_TIMEOUT = "--timeout=180s"
 EVALUATION_SECONDS = 5
 # A 403 in any form kopf, the Kubernetes client or the operator logs it.
-PERMISSION_ERROR = re.compile(r"forbidden|(?<![\d.])403(?![\d.])", re.IGNORECASE)
+# A 403 status, not the digits of a number or of a log line's milliseconds ("17:09:25,403").
+PERMISSION_ERROR = re.compile(r"forbidden|(?<![\d.,])403(?![\d.])", re.IGNORECASE)
 
 RESIZED_POLICY = f"""
 apiVersion: thrifty.dev/v1alpha1
