@@ -55,8 +55,8 @@ HOOKED_BUDGET = f"chart-{RUN}-hooked"
 UNLISTED_BUDGET = f"chart-{RUN}-unlisted"
 HELM_TIMEOUT = "--timeout=180s"
 EVALUATION_SECONDS = 5
-# A 403 in any form kopf, the Kubernetes client or the operator logs it.
-# A 403 status, not the digits of a number or of a log line's milliseconds ("17:09:25,403").
+# A 403 in any form kopf, the Kubernetes client or the operator logs it, but not the digits of a
+# number or of a log line's milliseconds ("17:09:25,403").
 PERMISSION_ERROR = re.compile(r"forbidden|(?<![\d.,])403(?![\d.])", re.IGNORECASE)
 
 RESIZED_POLICY = f"""
