@@ -252,8 +252,10 @@ def decide_replicas(
     now: float,
     forecasts: Sequence[MetricForecast] = (),
     budget_cap: ReplicaCap | None = None,
+    cost_cap: ReplicaCap | None = None,
 ) -> HorizontalOutcome:
-    """decide() with the schedules' bounds, the forecast's floor while it steers, and a budget's cap."""
+    """decide() with the schedules' bounds, the forecast's floor while it steers, a budget's cap and
+    governance's hourly cost cap (the lowest cap holds)."""
     settings = settings_from(horizontal)
     floor, cap, names = active_bounds(windows_from(horizontal), now)
     floor_label = cap_label = None
@@ -264,8 +266,9 @@ def decide_replicas(
         readings = at_full_capacity(horizontal, readings)
         if floor is None or best.floor.replicas > floor:
             floor, floor_label = best.floor.replicas, f"{FORECAST_LABEL} of {best.metric}"
-    if budget_cap is not None and (cap is None or budget_cap[0] < cap):
-        cap, cap_label = budget_cap
+    for bound in (budget_cap, cost_cap):
+        if bound is not None and (cap is None or bound[0] < cap):
+            cap, cap_label = bound
     decision = decide(
         current_replicas,
         readings,

@@ -79,11 +79,13 @@ def horizontal_step(
     interrupted: ScaleEvent | None,
     decide_at: Workload | None = None,
     resized: LastAction | None = None,
+    cost_cap: ReplicaCap | None = None,
 ) -> HorizontalResult:
     """``interrupted``: a scale an earlier round made but could not record; it counts as a change.
     ``decide_at``: the workload with the requests its pods are to have (CPU requests paired with
     the replicas), which the replicas are decided at; the utilization shown stays today's.
-    ``resized``: the resize this round made before, recorded with the scale's pending action."""
+    ``resized``: the resize this round made before, recorded with the scale's pending action.
+    ``cost_cap``: governance's cap, from maxHourlyCostPerWorkload."""
     conflicts = horizontal_conflicts(others)
     result = HorizontalResult(step_start(conflicts, policy.mode))
     try:
@@ -116,7 +118,7 @@ def horizontal_step(
         state = with_change(state, interrupted)
     current = workload.desired_replicas
     outcome = decide_replicas(
-        horizontal, current, readings.readings, state, now.timestamp(), forecasts, budget_cap
+        horizontal, current, readings.readings, state, now.timestamp(), forecasts, budget_cap, cost_cap
     )
     if outcome.predictive is not None:
         result.conditions.informational.append(outcome.predictive)

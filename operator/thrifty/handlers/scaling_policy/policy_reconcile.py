@@ -197,12 +197,11 @@ def _reconcile(
             governed = _cost_cap(
                 cost_policies.get(ACTIVE_COST_POLICY), policy, sized, book, placement, indexes
             )
-            if governed is not None and (cap is None or governed.replicas < cap[0]):
-                cap = (governed.replicas, governed.label)
             horizontal = horizontal_step(
                 body, policy, policy.horizontal, status, workload, others, cap, now,
                 interrupted.event if interrupted else None, vertical.decide_at,
                 vertical.last_action if vertical.acted else None,
+                None if governed is None else (governed.replicas, governed.label),
             )  # fmt: skip
             horizontal.conditions.informational.append(limited)
             horizontal.conditions.informational.append(
