@@ -39,6 +39,11 @@ class NodeCosts:
     hourly: float
     unpriced: int  # neither in the catalog nor of known capacity
 
+    @property
+    def shown_hourly(self) -> float | None:
+        """The hourly cost as status shows it, to 4 decimals; None when no node could be priced."""
+        return None if self.nodes and self.unpriced == self.nodes else round(self.hourly, 4)
+
 
 def node_costs(book: PriceBook, nodes: Sequence[tuple[Mapping[str, str], NodeCapacity | None]]) -> NodeCosts:
     """Each node (its labels, and its capacity when known) at its hourly price as ``rates_for_node``
@@ -105,7 +110,7 @@ def cost_policy_summary(
         pricing_source="Catalog" if policy.pricing.catalog else "Rates",
         nodes=costs.nodes,
         spot_nodes=costs.spot_nodes,
-        hourly_cost=None if costs.nodes and costs.unpriced == costs.nodes else round(costs.hourly, 4),
+        hourly_cost=costs.shown_hourly,
         unpriced_nodes=costs.unpriced,
         spot_replica_percent=None if percent is None else round(percent, 1),
     )
