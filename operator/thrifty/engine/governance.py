@@ -17,7 +17,7 @@ from typing import Final
 
 from thrifty.api.condition_types import PolicyCondition, PolicyReason
 from thrifty.api.conditions import Observation
-from thrifty.api.cost_policy import CostPolicySpec
+from thrifty.api.cost_policy import DEFAULT_INSTANCE_TYPE_LABELS, DEFAULT_REGION_LABELS, CostPolicySpec
 from thrifty.engine.cost import PriceBook, Rates, node_instance_type
 from thrifty.engine.node_pool_steering import Requirement
 from thrifty.engine.workload_records import Workload
@@ -35,8 +35,6 @@ __all__ = [
 ]
 
 COST_CAP_LABEL: Final = "governance maxHourlyCostPerWorkload"
-_INSTANCE_TYPE_KEYS: Final = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
-_REGION_KEYS: Final = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 # Karpenter's providers name an instance family under their own group (karpenter.k8s.aws/,
 # karpenter.kwok.sh/, ...); a family stands for every type "<family>.<size>".
 _FAMILY_SUFFIX: Final = "/instance-family"
@@ -79,16 +77,20 @@ def governed_node_values(
 
 
 def pool_violations(
-    requirements: Sequence[Requirement], allowed_types: Sequence[str], allowed_regions: Sequence[str]
+    requirements: Sequence[Requirement],
+    allowed_types: Sequence[str],
+    allowed_regions: Sequence[str],
+    type_keys: Sequence[str] = DEFAULT_INSTANCE_TYPE_LABELS,
+    region_keys: Sequence[str] = DEFAULT_REGION_LABELS,
 ) -> list[str]:
     """What the requirements allow that governance does not, as phrases ("instance types c6i.large",
-    "any region"); empty when the pool stays within it. A restriction that is empty allows anything."""
+    "any region"); empty when the pool stays within it. A restriction that is empty allows anything.
+    ``type_keys`` and ``region_keys``: the node labels that name them (the CostPolicy's nodeLabels)."""
     found = []
     if allowed_types:
-        found += _beyond(requirements, _INSTANCE_TYPE_KEYS, allowed_types, "instance type", family=True)
+        found += _beyond(requirements, type_keys, allowed_types, "instance type", family=True)
     if allowed_regions:
-        exact = [region.replace("*", "") for region in allowed_regions]
-        found += _beyond(requirements, _REGION_KEYS, exact, "region", family=False)
+        found += _beyond(requirements, region_keys, allowed_regions, "region", family=False)
     return found
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from thrifty.engine.cost import InstanceType
+from thrifty.engine.cost import InstanceType, SpotLabel, capacity_type
 from thrifty.engine.quantities import format_cpu, format_memory, parse_quantity
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "PoolCapacity",
     "Requirement",
     "karpenter_capacity_type",
+    "labelled_capacity_type",
     "limits_text",
     "pending_need",
     "preferred_weights",
@@ -67,6 +68,14 @@ def karpenter_capacity_type(requirements: Sequence[Requirement]) -> PoolCapacity
             return "Spot"
         return "OnDemand" if allowed and _SPOT not in allowed else None
     return "OnDemand" if _SPOT in excluded else None
+
+
+def labelled_capacity_type(labels: Mapping[str, str], keys: Sequence[SpotLabel]) -> PoolCapacity | None:
+    """The capacity type node labels give (a MachineDeployment's template labels), as the cost model
+    reads a node's; None when they carry none of the capacity-type keys."""
+    if not any(label.key in labels for label in keys):
+        return None
+    return "Spot" if capacity_type(labels, keys) == "spot" else "OnDemand"
 
 
 def preferred_weights(spot_percent: int) -> dict[PoolCapacity, int]:

@@ -30,9 +30,10 @@ from thrifty.handlers.placement_plans import admission_seen
 from thrifty.handlers.status_writer import without_managed_fields
 from thrifty.settings import ANNOTATION_PREFIX, CAPACITY_TYPE_ANNOTATION, PLACEMENT_MARK_ANNOTATION
 from thrifty.sources.autoscalers import autoscaler_target, hpa_from, vpa_from
-from thrifty.sources.workloads import workload_from
+from thrifty.sources.workloads import pod_requests, workload_from
 
 __all__ = [
+    "FallbackWaiting",
     "NodeSeen",
     "PodSeen",
     "StoredPolicy",
@@ -168,18 +169,6 @@ class PodSeen:
     memory_request: float = 0.0  # bytes
 
 
-def _pod_requests(spec: Mapping[str, Any]) -> tuple[float, float]:
-    cpu = memory = 0.0
-    for container in spec.get("containers") or []:
-        requests = (container.get("resources") or {}).get("requests") or {}
-        try:
-            cpu += parse_quantity(requests.get("cpu", 0))
-            memory += parse_quantity(requests.get("memory", 0))
-        except ValueError:
-            continue  # the API server admitted it, so this cannot happen; a bad value counts as none
-    return cpu, memory
-
-
 # The pod, ReplicaSet, node and PodDisruptionBudget indexes are coroutines: kopf runs them on its event
 # loop instead of a worker thread per event, and pods change more often than anything else it watches.
 @kopf.index("", "v1", "pods")
@@ -195,7 +184,7 @@ async def pods_by_owner(body: kopf.Body, **_: Any) -> dict[tuple[str, str, str],
     if mark := str(annotations.get(PLACEMENT_MARK_ANNOTATION, "")):
         admission_seen(mark)
     created = meta.get("creationTimestamp")
-    cpu, memory = _pod_requests(spec)
+    cpu, memory = pod_requests(spec)
     seen = PodSeen(
         name=str(meta.get("name", "")),
         node=spec.get("nodeName") or None,

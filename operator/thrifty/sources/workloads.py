@@ -55,6 +55,15 @@ def list_workloads(namespace: str) -> list[Workload]:
     return found
 
 
+def pod_requests(pod_spec: Mapping[str, Any]) -> tuple[float, float]:
+    """Cores and bytes a pod's containers request, summed; a request not set counts as none."""
+    containers = [_template_container(c) for c in pod_spec.get("containers") or []]
+    return (
+        sum(c.cpu_request or 0.0 for c in containers),
+        sum(c.memory_request or 0.0 for c in containers),
+    )
+
+
 def _quantity(resources: Mapping[str, Any], section: str, name: str) -> float | None:
     value = (resources.get(section) or {}).get(name)
     return None if value is None else parse_quantity(value)

@@ -36,19 +36,20 @@ from thrifty.api.common import rfc3339
 from thrifty.api.condition_types import CostPolicyCondition, CostPolicyReason
 from thrifty.api.conditions import Observation
 from thrifty.api.cost_policy import CostPolicySpec, NodePool, NodePoolChange, NodePoolStatus
-from thrifty.engine.cost import PriceBook, capacity_type, rates_for_node
+from thrifty.engine.cost import PriceBook
+from thrifty.engine.cost_policy_summary import node_costs
 from thrifty.engine.governance import pool_violations
 from thrifty.engine.machine_pool_split import MachinePool, machine_pool_targets
 from thrifty.engine.node_pool_steering import (
     PodNeed,
-    PoolCapacity,
     karpenter_capacity_type,
+    labelled_capacity_type,
     limits_text,
     pending_need,
     preferred_weights,
     raised_limits,
 )
-from thrifty.handlers.cluster_indexes import NodeSeen, cluster_nodes, fallback_waiting_pods
+from thrifty.handlers.cluster_indexes import FallbackWaiting, NodeSeen, cluster_nodes, fallback_waiting_pods
 from thrifty.sources.node_pool_objects import (
     MachineDeploymentObject,
     NodePoolObject,
@@ -108,7 +109,9 @@ def node_pool_step(
     nodes = cluster_nodes(indexes)
     last = {(p.kind, p.name): p.last_change for p in previous}
     spot_percent = policy.spot.target_percent if policy.spot is not None else None
-    fallback = fallback_waiting_pods(indexes)
+    # Reading every policy's placement costs a parse of each; only a pool whose limits may move needs it.
+    steers_limits = any("Limits" in pool.allowed_changes for pool in policy.node_pools)
+    fallback = fallback_waiting_pods(indexes) if steers_limits else FallbackWaiting(False, [])
     need = pending_need(
         [PodNeed(cpu, memory) for cpu, memory in fallback.waiting], list(book.catalog.values())
     )
@@ -158,9 +161,7 @@ def _pool_nodes(nodes: Sequence[NodeSeen], label: str, name: str) -> list[NodeSe
 
 
 def _hourly(nodes: Sequence[NodeSeen], book: PriceBook) -> float | None:
-    prices = [rates_for_node(node.labels, node.capacity, book).hourly_price for node in nodes]
-    known = [p for p in prices if p is not None]
-    return round(sum(known), 4) if known or not nodes else None
+    return node_costs(book, [(node.labels, node.capacity) for node in nodes]).shown_hourly
 
 
 def _karpenter_pool(
@@ -328,7 +329,7 @@ def _machine_status(
     status = done.status
     status.found, status.nodes, status.hourly_cost = True, len(own), _hourly(own, book)
     status.replicas, status.min_replicas, status.max_replicas = found.replicas, found.min_size, found.max_size
-    carried = _machine_capacity(found, book)
+    carried = labelled_capacity_type(found.node_labels, book.capacity_type_labels)
     status.capacity_type = carried or pool.capacity_type
     if carried is not None and carried != pool.capacity_type:
         done.refused(
@@ -336,12 +337,6 @@ def _machine_status(
             f"MachineDeployment {found.namespace}/{found.name} is declared {pool.capacity_type}, but its "
             f"node labels give {carried} capacity; it is left as it is",
         )
-
-
-def _machine_capacity(found: MachineDeploymentObject, book: PriceBook) -> PoolCapacity | None:
-    if not any(label.key in found.node_labels for label in book.capacity_type_labels):
-        return None
-    return "Spot" if capacity_type(found.node_labels, book.capacity_type_labels) == "spot" else "OnDemand"
 
 
 def _split_machines(
@@ -375,7 +370,14 @@ def _pool_violations(found: NodePoolObject, policy: CostPolicySpec) -> list[str]
     governance = policy.governance
     if governance is None:
         return []
-    return pool_violations(found.requirements, governance.allowed_instance_types, governance.allowed_regions)
+    labels = policy.pricing.node_labels
+    return pool_violations(
+        found.requirements,
+        governance.allowed_instance_types,
+        governance.allowed_regions,
+        labels.instance_type,
+        labels.region,
+    )
 
 
 def _ready(rounds: Sequence[_Round]) -> Observation:
