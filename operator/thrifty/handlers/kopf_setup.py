@@ -1,4 +1,5 @@
-"""kopf settings: our own annotation prefix and finalizer, no kopf peering; quiet Events; sane timeouts."""
+"""kopf settings: our own annotation prefix and finalizer, no kopf peering; quiet Events; sane timeouts;
+an index gate that scales to thousands of objects (``kopf_index_gate``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 
 import kopf
 
+from thrifty.handlers import kopf_index_gate
 from thrifty.settings import ANNOTATION_PREFIX
+
+kopf_index_gate.install()
 
 
 @kopf.on.startup()
