@@ -25,6 +25,7 @@ from typing import Final
 
 __all__ = [
     "ANNOTATION_PREFIX",
+    "API_CONNECTIONS",
     "CAPACITY_TYPE_ANNOTATION",
     "EVALUATION_SECONDS",
     "HORIZONTAL_SYNC_SECONDS",
@@ -228,6 +229,8 @@ RESYNC_SECONDS: Final = interval_seconds("THRIFTY_RESYNC_SECONDS", 15.0)
 # How many policies a round evaluates at once: their status writes and scale calls wait on the API
 # server, so a round in which many recommendations change is not as long as its writes in a row.
 ROUND_WORKERS: Final = positive_count("THRIFTY_ROUND_WORKERS", 4)
+# How many connections kopf keeps to the API server at most (its watch streams hold one each).
+API_CONNECTIONS: Final = positive_count("THRIFTY_API_CONNECTIONS", 64)
 # How often usage history is read from Prometheus (one batch for every namespace with a policy).
 EVALUATION_SECONDS: Final = interval_seconds("THRIFTY_EVALUATION_SECONDS", 60.0)
 # How often replicas are decided (the HPA's --horizontal-pod-autoscaler-sync-period is 15 s).

@@ -8,7 +8,8 @@ N Recommend-mode policies (CPU 70% and right-sizing), then `thrifty run`, and re
 requests, so a hundred pods fit a fake node):
 - seconds until every policy is Ready;
 - over the measured minutes: status PATCHes of ScalingPolicies and Events created per minute (the
-  API server's own request counters), the policies whose status changed as a user reads it (a
+  API server's own request counters, every component's Events), the Events Thrifty itself posted or
+  counted again (``reportingComponent=thrifty``), the policies whose status changed as a user reads it (a
   recommendation, a condition's reason, an action: what makes the operator write), Prometheus queries
   per minute and per evaluation round, round time (p50, p99), the operator's CPU seconds per minute
   and per round, its RSS at the end, and the policies left with NoData;
@@ -81,6 +82,17 @@ def apiserver_counts(env: SandboxEnv) -> dict[str, float]:
         if 'resource="events"' in line and 'verb="POST"' in line:
             counts["event_creates"] += value
     return counts
+
+
+def thrifty_events(env: SandboxEnv) -> tuple[int, int]:
+    """The Events Thrifty reported, and the sum of their counts (an aggregated repeat raises the count
+    of the Event already posted instead of posting another)."""
+    items = json.loads(
+        cluster.kubectl(
+            env, "get", "events", "-A", "--field-selector", "reportingComponent=thrifty", "-o", "json"
+        ).stdout
+    )["items"]
+    return len(items), sum(int(i.get("count") or 1) for i in items)
 
 
 def operator_queries(metrics_port: int) -> float:
@@ -216,6 +228,7 @@ def main() -> int:
                     break
                 time.sleep(5)
             before = apiserver_counts(env), operator_queries(metrics_port), cpu_seconds(operator.pid)
+            events_before = thrifty_events(env)
             status_before, log_start = statuses(env), log_path.stat().st_size
             # A status read every minute: what changed between two reads, field by field, explains
             # the writes (a change and its undoing within one minute are not seen).
@@ -228,6 +241,8 @@ def main() -> int:
                     seen_changes.update(changed_fields(sample.get(key, {}), status))
                 sample = later
             after = apiserver_counts(env), operator_queries(metrics_port), cpu_seconds(operator.pid)
+            events_after = thrifty_events(env)
+            posted = events_after[0] - events_before[0]
             status_after, log_end = statuses(env), log_path.stat().st_size
             rounds = rounds_between(log_path, log_start, log_end)
             # Read as the operator reads a change (a recommendation, a condition's reason, an action):
@@ -250,6 +265,10 @@ def main() -> int:
                 "status_changes_seen_minute_to_minute": dict(seen_changes.most_common()),
                 "events_per_minute": round(
                     (after[0]["event_creates"] - before[0]["event_creates"]) / args.minutes, 1
+                ),
+                "thrifty_events_posted_per_minute": round(posted / args.minutes, 1),
+                "thrifty_event_counts_raised_per_minute": round(
+                    (events_after[1] - events_before[1] - posted) / args.minutes, 1
                 ),
                 "prometheus_queries_per_minute": round((after[1] - before[1]) / args.minutes, 1),
                 "rounds": len(rounds),

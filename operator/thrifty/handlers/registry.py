@@ -4,6 +4,7 @@ so does `kopf run -m thrifty.handlers.registry`."""
 from thrifty.handlers import (
     cluster_indexes,
     cost_policy,
+    kopf_login,
     kopf_setup,
     pod_placement,
     resource_budget,
@@ -13,6 +14,7 @@ from thrifty.handlers import (
 __all__ = [
     "cluster_indexes",
     "cost_policy",
+    "kopf_login",
     "kopf_setup",
     "pod_placement",
     "resource_budget",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import prometheus_client
 
 from thrifty.engine.leader_lease import LeaseTiming
+from thrifty.handlers import process_heap
 from thrifty.handlers.leader_election import leading
 from thrifty.handlers.operator_loop import run_operator
 
@@ -33,6 +34,7 @@ def run(
     if metrics_port:
         prometheus_client.start_http_server(metrics_port)
         logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
+    process_heap.settle()  # before kopf's and the round's threads allocate
     from thrifty.handlers import registry  # noqa: F401  (registers the handlers)
 
     if leader_election is None:

@@ -15,7 +15,6 @@ and the indexes.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import kopf
 
+from thrifty.handlers import process_heap
 from thrifty.handlers.cluster_indexes import StoredPolicy, policy_bodies
 from thrifty.handlers.operator_metrics import EVALUATION_ROUND_SECONDS
 from thrifty.handlers.round_cache import one_round
@@ -95,7 +95,9 @@ def run_round(indexes: dict[str, Any]) -> RoundSummary:
     _forget_gone({p.uid for p in policies})
     # The policies there are now: one created during the round has series its first evaluation set.
     drop_policy_metrics_except({p.uid for p in policy_bodies(indexes)})
-    _return_freed_memory()
+    # A round's Prometheus answers and arrays are freed: the heap hands them back to the system, or
+    # the process's RSS stays at its largest round.
+    process_heap.trim()
     seconds = time.monotonic() - started
     EVALUATION_ROUND_SECONDS.observe(seconds)
     return RoundSummary(
@@ -120,25 +122,6 @@ def _forget_gone(present: set[str]) -> None:
         forget_policy(uid)
     _KNOWN.clear()
     _KNOWN.update(present)
-
-
-def _return_freed_memory() -> None:
-    """Hand the heap a round freed (its Prometheus answers, its arrays) back to the system: glibc
-    keeps freed memory for reuse otherwise, and the process's RSS stays at its highest round."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        return libc
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return None
-
-
-_LIBC = _glibc()
 
 
 def _queries_sent() -> float:
