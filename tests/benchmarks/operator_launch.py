@@ -41,6 +41,7 @@ class Operator:
             "KUBECONFIG": str(self.env.kubeconfig),
             "PROMETHEUS_URL": self.env.prometheus_url,
             "THRIFTY_PROMETHEUS_SCRAPE_INTERVAL": "5",
+            "PYTHONMALLOC": "malloc",  # as the image runs it (see the Dockerfile)
             **self.extra_env,
         }
         program = ["-m", "thrifty.cli"]

@@ -2,10 +2,9 @@
 holding the most memory are written to ``THRIFTY_TRACE_FILE``, newest snapshot last. A diagnosis aid
 for the scale benchmark (``--trace-memory``), which slows the operator; never for measured figures.
 
-With ``THRIFTY_TRACE_FRAMES=0`` tracemalloc stays off and each snapshot is a census instead: how many
-parsed Kubernetes objects (dicts with ``metadata.uid``) the process holds, and what holds them (the
-first referrer up the chain that is not a dict or list), which tracemalloc's allocation sites do not
-say.
+With ``THRIFTY_TRACE_FRAMES=0`` tracemalloc stays off and each snapshot is a census instead: the
+objects the collector tracks, grouped by shape (a dict by its first keys, a list by what it holds), with
+their count and own size: what kind of data is held, which tracemalloc's allocation sites do not say.
 
     python tests/benchmarks/traced_operator.py run --liveness=...
 """
@@ -26,34 +25,23 @@ FRAMES = int(os.environ.get("THRIFTY_TRACE_FRAMES", "1"))  # more frames explain
 TOP = 40
 
 
-def _holder(obj: object, depth: int = 0) -> str:
-    if depth > 4:
-        return "deep"
-    for referrer in gc.get_referrers(obj):
-        if isinstance(referrer, (dict, list)) and referrer is not obj:
-            if isinstance(referrer, dict) and "metadata" in referrer:
-                continue  # the object's own parent within a list response is not its holder
-            return _holder(referrer, depth + 1)
-        name = type(referrer).__name__
-        if name == "frame":
-            return f"frame {referrer.f_code.co_qualname}"  # type: ignore[attr-defined]
-        if name not in ("list_iterator", "cell"):
-            return f"{type(referrer).__module__}.{type(referrer).__qualname__}"
-    return "none found"
+def _shape(obj: object) -> str:
+    if isinstance(obj, dict):
+        return "dict " + ",".join(sorted(str(k) for k in list(obj)[:4]))[:80]
+    if isinstance(obj, list):
+        return f"list of {type(obj[0]).__name__ if obj else 'nothing'}"
+    return type(obj).__qualname__
 
 
 def _census(path: Path) -> None:
-    parsed = [
-        o
-        for o in gc.get_objects()
-        if isinstance(o, dict) and isinstance(o.get("metadata"), dict) and "uid" in o["metadata"]
-    ]
-    holders: dict[str, int] = {}
-    for obj in parsed[:: max(1, len(parsed) // 300)]:
-        where = _holder(obj)
-        holders[where] = holders.get(where, 0) + 1
-    lines = [f"== {time.strftime('%H:%M:%S')}: {len(parsed)} parsed objects; holders of a sample:"]
-    lines.extend(f"{n:6d}  {where}" for where, n in sorted(holders.items(), key=lambda kv: -kv[1]))
+    shapes: dict[str, list[int]] = {}
+    for obj in gc.get_objects():
+        counted = shapes.setdefault(_shape(obj), [0, 0])
+        counted[0] += 1
+        counted[1] += sys.getsizeof(obj)
+    top = sorted(shapes.items(), key=lambda kv: -kv[1][1])[:TOP]
+    lines = [f"== {time.strftime('%H:%M:%S')}: gc-tracked objects by shape (count, own bytes)"]
+    lines.extend(f"{n:9d} {size / 2**20:8.2f} MiB  {shape}" for shape, (n, size) in top)
     with path.open("a") as out:
         out.write("\n".join(lines) + "\n")
 
