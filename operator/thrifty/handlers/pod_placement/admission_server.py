@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,12 +28,14 @@ from thrifty.actuators.admission_registration import (
 from thrifty.handlers.pod_placement.serving_certificate import self_signed
 from thrifty.settings import WebhookSettings
 
-__all__ = ["PLACE_POD", "serve_placement_webhook"]
+__all__ = ["PLACE_POD", "remove_self_signed", "serve_placement_webhook"]
 
 log = logging.getLogger(__name__)
 
 PLACE_POD = "place-pod"  # the handler's id, and so its path on the server
 _NEVER_PLACED = ("kube-system",)
+# The directories of this process's self-signed certificate and key, removed when it stops.
+_SELF_SIGNED: list[Path] = []
 
 
 async def _no_server(_: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
@@ -61,7 +64,9 @@ def serve_placement_webhook(settings: kopf.OperatorSettings, **_: Any) -> None:
         ca_file = webhook.cert_dir / "ca.crt"
         ca = ca_file.read_bytes() if ca_file.exists() else cert.read_bytes()
     else:
-        cert, key = self_signed(Path(tempfile.mkdtemp(prefix="thrifty-webhook-")), webhook.host)
+        directory = Path(tempfile.mkdtemp(prefix="thrifty-webhook-"))
+        _SELF_SIGNED.append(directory)
+        cert, key = self_signed(directory, webhook.host)
         ca = cert.read_bytes()
     settings.admission.server = kopf.WebhookServer(
         addr=webhook.address, port=webhook.port, host=webhook.host, certfile=str(cert), pkeyfile=str(key)
@@ -79,3 +84,10 @@ def serve_placement_webhook(settings: kopf.OperatorSettings, **_: Any) -> None:
         log.warning("could not write the pod placement webhook configuration: %s %s", err.status, err.reason)
         return
     log.info("pod placement webhook on %s/%s, never for namespaces %s", url, PLACE_POD, ", ".join(excluded))
+
+
+@kopf.on.cleanup()
+def remove_self_signed(**_: Any) -> None:
+    """The self-signed key does not outlive the process that made it (a killed one's stays)."""
+    while _SELF_SIGNED:
+        shutil.rmtree(_SELF_SIGNED.pop(), ignore_errors=True)
