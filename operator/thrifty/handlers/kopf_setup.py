@@ -1,5 +1,6 @@
 """kopf settings: our own annotation prefix and finalizer, no kopf peering; quiet Events; sane timeouts;
-an index gate that scales to thousands of objects (``kopf_index_gate``)."""
+an index gate that scales to thousands of objects (``kopf_index_gate``); glibc's heap settings
+(``process_heap``), set here too so that ``kopf run -m thrifty.handlers.registry`` gets them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import kopf
 
-from thrifty.handlers import kopf_index_gate
+from thrifty.handlers import kopf_index_gate, process_heap
 from thrifty.settings import ANNOTATION_PREFIX
 
 kopf_index_gate.install()
+process_heap.settle()
 
 
 @kopf.on.startup()

@@ -24,6 +24,7 @@ def run(
     prometheus_url: str | None = None,
     leader_election: LeaderElection | None = None,
 ) -> int:
+    process_heap.settle()  # before any thread allocates (the metrics server's too)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -34,7 +35,6 @@ def run(
     if metrics_port:
         prometheus_client.start_http_server(metrics_port)
         logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
-    process_heap.settle()  # before kopf's and the round's threads allocate
     from thrifty.handlers import registry  # noqa: F401  (registers the handlers)
 
     if leader_election is None:
