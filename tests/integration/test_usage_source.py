@@ -24,6 +24,7 @@ from thrifty.sandbox.inventory import Inventory, read_inventory
 from thrifty.sandbox.series import Container, Peak, Pod, peak_from_requests, write_openmetrics
 from thrifty.sandbox.traces import FloatArray, Trace, load_trace
 from thrifty.settings import PrometheusSettings
+from thrifty.sources.kept_usage import KeptUsage
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError, QueryRunner, connect
 from thrifty.sources.usage import USAGE_QUERIES, NamespaceUsage, read_cluster_usage, read_namespace_usage
 
@@ -211,6 +212,53 @@ def test_a_read_from_the_first_sample_holds_what_the_full_read_holds(
     for before, after in zip(full.containers, since.containers, strict=True):
         assert np.array_equal(before.cpu_cores, after.cpu_cores, equal_nan=True)
         assert np.array_equal(before.memory_bytes, after.memory_bytes, equal_nan=True)
+
+
+def _assert_same_history(got: NamespaceUsage, want: NamespaceUsage) -> None:
+    assert np.array_equal(got.times, want.times)
+    assert got.first_sample == want.first_sample
+    assert [
+        (c.workload, c.container, c.pods, c.cpu_request, c.memory_limit, c.oom_killed) for c in got.containers
+    ] == [
+        (c.workload, c.container, c.pods, c.cpu_request, c.memory_limit, c.oom_killed)
+        for c in want.containers
+    ]
+    for before, after in zip(want.containers, got.containers, strict=True):
+        assert np.array_equal(before.cpu_cores, after.cpu_cores, equal_nan=True)
+        assert np.array_equal(before.memory_bytes, after.memory_bytes, equal_nan=True)
+
+
+def test_a_kept_history_read_since_its_last_read_equals_a_read_over_the_whole_lookback(
+    replayed: Replayed, settings: PrometheusSettings
+) -> None:
+    """Two days of history in a one-day lookback: after the first read, a read asks only for the points
+    since the last one, merges them, and never reads the whole lookback again, since it is covered."""
+    kept, scope, lookback = KeptUsage(), (replayed.namespace,), timedelta(days=1)
+    client = connect(settings)
+
+    _, first = kept.read(client, settings, scope, replayed.end - timedelta(hours=2), lookback)
+    _, second = kept.read(client, settings, scope, replayed.end - timedelta(minutes=50), lookback)
+    usages, third = kept.read(client, settings, scope, replayed.end, lookback)
+
+    assert (first, second, third) == (1, 0, 0)
+    whole = read_cluster_usage(client, settings, scope, replayed.end, lookback)[replayed.namespace]
+    assert whole.containers
+    assert whole.first_sample is not None
+    _assert_same_history(usages[replayed.namespace], whole)
+
+
+def test_a_history_younger_than_the_lookback_is_read_whole_again_each_hour(
+    replayed: Replayed, settings: PrometheusSettings
+) -> None:
+    """Two days of history in a fourteen-day lookback: older samples may still appear (a backfill), so
+    the whole lookback is read again once an hour, and in between only what is new."""
+    kept, scope, lookback = KeptUsage(), (replayed.namespace,), HISTORY + timedelta(days=12)
+    client = connect(settings)
+    ends = [replayed.end - timedelta(minutes=m) for m in (120, 90, 61, 0)]
+
+    full_reads = [kept.read(client, settings, scope, end, lookback)[1] for end in ends]
+
+    assert full_reads == [1, 0, 0, 1]
 
 
 def test_requests_and_limits_are_the_deployments(replayed: Replayed, settings: PrometheusSettings) -> None:

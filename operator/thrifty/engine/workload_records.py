@@ -98,6 +98,7 @@ class ContainerHistory:
     memory_request: float | None
     memory_limit: float | None
     oom_killed: bool
+    first_time: float | None = None  # unix seconds of the arrays' first column; None: no sample
 
     def pooled_cpu(self) -> FloatArray:
         """Every pod's CPU samples in one 1-D array (NaN dropped)."""

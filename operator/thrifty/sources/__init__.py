@@ -2,6 +2,7 @@
 
 __all__ = [
     "autoscalers",
+    "kept_usage",
     "kube",
     "node_pool_objects",
     "opencost",

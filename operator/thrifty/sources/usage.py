@@ -233,7 +233,9 @@ def _containers(
     histories = []
     for key in sorted(keys):
         pods = tuple(sorted(set(cpu_rows.get(key, {})) | set(memory_rows.get(key, {}))))
-        cpu_samples, memory_samples = _sampled_arrays(cpu_rows.get(key, {}), memory_rows.get(key, {}), pods)
+        first, cpu_samples, memory_samples = _sampled_arrays(
+            cpu_rows.get(key, {}), memory_rows.get(key, {}), pods
+        )
         histories.append(
             ContainerHistory(
                 kind=key[0],
@@ -247,6 +249,7 @@ def _containers(
                 memory_request=requested.get((key, "memory")),
                 memory_limit=limited.get((key, "memory")),
                 oom_killed=key in killed,
+                first_time=None if first is None else float(grid.start + first * grid.step),
             )
         )
     return tuple(histories)
@@ -254,14 +257,14 @@ def _containers(
 
 def _sampled_arrays(
     cpu: Mapping[str, SparseRow], memory: Mapping[str, SparseRow], pods: tuple[str, ...]
-) -> tuple[FloatArray, FloatArray]:
-    """(pods, time) arrays from the container's first sample to its last, NaN where a pod has none:
-    a container a few hours old on a 14-day grid holds hours of columns, not days of NaN, and no
-    full-grid row is ever built. Spans and counts of samples, all right-sizing reads, are those of
-    the whole grid."""
+) -> tuple[int | None, FloatArray, FloatArray]:
+    """The grid index of the container's first sample, and (pods, time) arrays from it to its last,
+    NaN where a pod has none: a container a few hours old on a 14-day grid holds hours of columns,
+    not days of NaN, and no full-grid row is ever built. Spans and counts of samples, all
+    right-sizing reads, are those of the whole grid."""
     indices = [index for rows in (cpu, memory) for index, _ in rows.values() if len(index)]
     if not indices:
-        return np.empty((len(pods), 0)), np.empty((len(pods), 0))
+        return None, np.empty((len(pods), 0)), np.empty((len(pods), 0))
     first = min(int(index.min()) for index in indices)
     width = max(int(index.max()) for index in indices) + 1 - first
     arrays = []
@@ -272,7 +275,7 @@ def _sampled_arrays(
                 index, values = rows[pod]
                 array[row, index - first] = values
         arrays.append(array)
-    return arrays[0], arrays[1]
+    return first, arrays[0], arrays[1]
 
 
 def _missing_notes(

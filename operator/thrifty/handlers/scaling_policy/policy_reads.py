@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from thrifty.engine.workload_records import (
@@ -22,6 +22,7 @@ from thrifty.engine.workload_records import (
 )
 from thrifty.handlers.round_cache import RoundCache
 from thrifty.settings import EVALUATION_SECONDS, HORIZONTAL_SYNC_SECONDS, prometheus_settings
+from thrifty.sources.kept_usage import KeptUsage
 from thrifty.sources.prometheus_http import QueryRunner, connect
 from thrifty.sources.replica_metrics import (
     cluster_pod_nodes,
@@ -30,7 +31,6 @@ from thrifty.sources.replica_metrics import (
     read_query_history,
     read_query_value,
 )
-from thrifty.sources.usage import read_cluster_usage
 
 __all__ = [
     "namespace_load",
@@ -72,70 +72,34 @@ class _RoundScope:
 round_scope = _RoundScope()
 
 
-class _FirstSamples:
-    """The earliest usage sample each scope's last full read found: the reads after it start there
-    (``read_cluster_usage``'s ``since``), and one read an hour goes over the whole lookback again, so
-    that history that appears later (a backfill) is seen within the hour."""
-
-    FULL_READ_SECONDS = 3600.0
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._known: dict[Hashable, tuple[float, float]] = {}  # key: (first sample, full read at)
-
-    def since(self, key: Hashable, end: float) -> float | None:
-        with self._guard:
-            known = self._known.get(key)
-        if known is None or end - known[1] >= self.FULL_READ_SECONDS:
-            return None
-        return known[0]
-
-    def after_full_read(self, key: Hashable, end: float, first: float | None) -> None:
-        with self._guard:
-            for stale in [k for k, (_, at) in self._known.items() if end - at >= 2 * self.FULL_READ_SECONDS]:
-                del self._known[stale]
-            if first is None:
-                self._known.pop(key, None)
-            else:
-                self._known[key] = (first, end)
-
-
-_FIRST_SAMPLES = _FirstSamples()
+_KEPT_USAGE = KeptUsage()
 
 
 def namespace_usage(namespace: str, history_hours: int) -> NamespaceUsage:
     """Usage history of the namespace's workloads, for right-sizing."""
     scope = round_scope.of(namespace)
-    key = ("usage", scope, history_hours)
 
     def load(end: int) -> dict[str, NamespaceUsage]:
         settings = prometheus_settings()
-        since = _FIRST_SAMPLES.since(key, end)
-        usages = read_cluster_usage(
+        usages, full_reads = _KEPT_USAGE.read(
             connect(settings),
             settings,
             scope,
             datetime.fromtimestamp(end, UTC),
-            lookback=timedelta(hours=history_hours),
-            since=since,
+            timedelta(hours=history_hours),
         )
-        if since is None:
-            firsts = [u.first_sample for u in usages.values() if u.first_sample is not None]
-            _FIRST_SAMPLES.after_full_read(key, end, min(firsts, default=None))
-        containers = [c for usage in usages.values() for c in usage.containers]
         log.info(
-            "usage of namespaces %s: %d Prometheus queries for %d containers of %d workloads, %s",
+            "usage of namespaces %s: %d Prometheus queries for %d containers, %d of %d namespaces read "
+            "over the whole lookback, the others since their last read",
             ", ".join(scope),
             next(iter(usages.values())).queries,
-            len(containers),
-            len({(u.namespace, c.kind, c.workload) for u in usages.values() for c in u.containers}),
-            "over the whole lookback"
-            if since is None
-            else f"from the first sample ({end - since:.0f} s ago)",
+            sum(len(usage.containers) for usage in usages.values()),
+            full_reads,
+            len(scope),
         )
         return usages
 
-    return _USAGE.get(key, load)[namespace]
+    return _USAGE.get(("usage", scope, history_hours), load)[namespace]
 
 
 def namespace_load(namespace: str) -> NamespaceLoad:

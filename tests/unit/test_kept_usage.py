@@ -1,0 +1,143 @@
+"""A kept usage answer brought up to date by a read of the newest points holds exactly what a read
+over the whole lookback holds: the same containers, pods, samples, requests and first sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from thrifty.engine.workload_records import NamespaceUsage
+from thrifty.sources.kept_usage import OVERLAP_STEPS, merge_usage
+from thrifty.sources.usage import TimeGrid, _containers
+
+STEP = 60
+LOOKBACK_STEPS = 40
+BASE = 1_800_000_000 // STEP * STEP
+
+
+@dataclass(frozen=True)
+class Pod:
+    workload: str
+    name: str
+    born: int  # first step with a sample
+    died: int  # first step without one, for good
+    gaps: frozenset[int]  # steps in between with no sample (a failed scrape)
+
+    def steps(self, first: int, last: int) -> list[int]:
+        return [s for s in range(max(first, self.born), min(last + 1, self.died)) if s not in self.gaps]
+
+
+def _series(pod: Pod, metric: str, first: int, last: int) -> dict[str, object]:
+    values = [[BASE + s * STEP, str(_value(pod, metric, s))] for s in pod.steps(first, last)]
+    labels = {"namespace": "ns", "owner_kind": "Deployment", "owner_name": pod.workload}
+    return {"metric": {**labels, "container": "app", "pod": pod.name}, "values": values}
+
+
+def _value(pod: Pod, metric: str, step: int) -> float:
+    return (hash((pod.name, metric, step)) % 1000) / 1000.0
+
+
+def _read(pods: list[Pod], end_step: int, from_step: int | None = None) -> NamespaceUsage:
+    """What Prometheus gives a read at ``end_step``, over the lookback or from ``from_step``."""
+    grid = TimeGrid(BASE + (end_step - LOOKBACK_STEPS) * STEP, BASE + end_step * STEP, STEP)
+    first = end_step - LOOKBACK_STEPS if from_step is None else from_step
+    live = [p for p in pods if p.steps(first, end_step)]
+    cpu = [_series(p, "cpu", first, end_step) for p in live]
+    memory = [_series(p, "memory", first, end_step) for p in live]
+    running = {p.workload for p in pods if p.born <= end_step < p.died}
+    requests = [
+        {
+            "metric": {"namespace": "ns", "owner_kind": "Deployment", "owner_name": w, "container": "app"}
+            | {"resource": "cpu"},
+            "value": [grid.end, "0.25"],
+        }
+        for w in sorted(running)
+    ]
+    containers = _containers(grid, cpu, memory, requests, [], [])
+    firsts = [c.first_time for c in containers if c.first_time is not None]
+    return NamespaceUsage(
+        namespace="ns",
+        times=grid.times(),
+        step_seconds=STEP,
+        cpu_window_seconds=2 * STEP,
+        containers=containers,
+        missing_workloads=frozenset(),
+        queries=5,
+        notes=(),
+        first_sample=min(firsts, default=None),
+    )
+
+
+def _assert_same(merged: NamespaceUsage, full: NamespaceUsage) -> None:
+    assert np.array_equal(merged.times, full.times)
+    assert merged.first_sample == full.first_sample
+    assert [(c.workload, c.pods, c.first_time, c.cpu_request) for c in merged.containers] == [
+        (c.workload, c.pods, c.first_time, c.cpu_request) for c in full.containers
+    ]
+    for got, want in zip(merged.containers, full.containers, strict=True):
+        assert np.array_equal(got.cpu_cores, want.cpu_cores, equal_nan=True)
+        assert np.array_equal(got.memory_bytes, want.memory_bytes, equal_nan=True)
+
+
+pods_strategy = st.lists(
+    st.builds(
+        lambda workload, index, born, life, gaps: Pod(
+            f"w{workload}", f"w{workload}-{index}", born, born + life, frozenset(born + g for g in gaps)
+        ),
+        st.integers(0, 2),
+        st.integers(0, 5),
+        st.integers(0, 120),
+        st.integers(1, 80),
+        st.sets(st.integers(0, 80), max_size=6),
+    ),
+    max_size=8,
+    unique_by=lambda p: p.name,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pods=pods_strategy, first_end=st.integers(0, 120), later=st.integers(1, 50))
+def test_a_merged_read_equals_a_read_over_the_whole_lookback(
+    pods: list[Pod], first_end: int, later: int
+) -> None:
+    second_end = first_end + later
+    since = max(second_end - LOOKBACK_STEPS, first_end - OVERLAP_STEPS)
+    merged = merge_usage(_read(pods, first_end), _read(pods, second_end, since), float(BASE + since * STEP))
+    _assert_same(merged, _read(pods, second_end))
+
+
+def test_a_pod_gone_before_the_lookback_and_its_workload_are_dropped() -> None:
+    old = Pod("w0", "w0-a", born=0, died=10, gaps=frozenset())
+    kept = _read([old], 20)
+    assert [c.pods for c in kept.containers] == [("w0-a",)]
+
+    merged = merge_usage(kept, _read([old], 60, 58), float(BASE + 58 * STEP))
+
+    assert merged.containers == ()
+    assert merged.first_sample is None
+
+
+def test_a_late_sample_in_the_overlap_replaces_what_was_kept() -> None:
+    pod = Pod("w0", "w0-a", born=0, died=100, gaps=frozenset({19}))  # step 19 missing at the first read
+    kept = _read([pod], 20)
+    assert np.isnan(kept.containers[0].cpu_cores[0, -2])
+    arrived = Pod("w0", "w0-a", born=0, died=100, gaps=frozenset())
+
+    merged = merge_usage(kept, _read([arrived], 21, 19), float(BASE + 19 * STEP))
+
+    assert not np.isnan(merged.containers[0].cpu_cores).any()
+    assert merged.containers[0].cpu_cores[0, -3] == _value(arrived, "cpu", 19)
+
+
+def test_the_overlap_is_what_prometheus_answers_now() -> None:
+    """A point of the overlap that Prometheus no longer answers (a rate whose window changed) is gone
+    from the merged history too, as from a read over the whole lookback."""
+    before = Pod("w0", "w0-a", born=0, died=100, gaps=frozenset())
+    now = Pod("w0", "w0-a", born=0, died=100, gaps=frozenset({19}))
+
+    merged = merge_usage(_read([before], 20), _read([now], 21, 19), float(BASE + 19 * STEP))
+
+    _assert_same(merged, _read([now], 21))
