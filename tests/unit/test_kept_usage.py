@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from thrifty.engine.workload_records import NamespaceUsage
 from thrifty.sources.kept_usage import OVERLAP_STEPS, merge_usage
+from thrifty.sources.prometheus_http import SeriesPoints
 from thrifty.sources.usage import TimeGrid, _containers
 
 STEP = 60
@@ -30,10 +31,14 @@ class Pod:
         return [s for s in range(max(first, self.born), min(last + 1, self.died)) if s not in self.gaps]
 
 
-def _series(pod: Pod, metric: str, first: int, last: int) -> dict[str, object]:
-    values = [[BASE + s * STEP, str(_value(pod, metric, s))] for s in pod.steps(first, last)]
+def _series(pod: Pod, metric: str, first: int, last: int) -> SeriesPoints:
+    steps = pod.steps(first, last)
     labels = {"namespace": "ns", "owner_kind": "Deployment", "owner_name": pod.workload}
-    return {"metric": {**labels, "container": "app", "pod": pod.name}, "values": values}
+    return SeriesPoints(
+        labels={**labels, "container": "app", "pod": pod.name},
+        stamps=np.array([BASE + s * STEP for s in steps], dtype=np.float64),
+        values=np.array([_value(pod, metric, s) for s in steps], dtype=np.float64),
+    )
 
 
 def _value(pod: Pod, metric: str, step: int) -> float:

@@ -11,15 +11,17 @@ yet started, already gone). Pooling every pod's samples is what krr does for its
 keeps a replica that runs hot visible where a sum or mean would hide it. The cost is the size of the
 answer: one series per pod and container ever seen in the lookback, each with up to 11,000 points
 (14 days at a 120 s step: 10,081 points, about 0.3 MB of JSON and 80 kB as float64 per series).
+So range answers are parsed as they stream in (``QueryRunner.range_points``), and the operator reads
+the whole lookback only now and then, and otherwise what is new since its last read (``kept_usage``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +29,14 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 
 from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage, WorkloadRef
 from thrifty.settings import PrometheusSettings
-from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, RawSeries
+from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRunner, RawSeries, SeriesPoints
 from thrifty.sources.promql import NamespaceQueries, choose_step
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 ContainerKey = tuple[str, str, str]  # (kind, workload name, container)
+S = TypeVar("S")
 
 # Queries of one usage batch, however many namespaces it covers (a sixth names missing metrics).
 USAGE_QUERIES: Final = 5
@@ -72,7 +75,10 @@ class TimeGrid:
         if not points:
             return np.empty(0, np.intp), np.empty(0)
         stamps = np.fromiter((p[0] for p in points), np.float64, len(points))
-        values = np.array([p[1] for p in points], dtype=np.float64)
+        return self.sparse(stamps, np.array([p[1] for p in points], dtype=np.float64))
+
+    def sparse(self, stamps: FloatArray, values: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """Points at ``stamps`` as grid indices and values (the points inside the grid)."""
         index = np.rint((stamps - self.start) / self.step).astype(np.intp)
         inside = (index >= 0) & (index < self.points)
         return index[inside], values[inside]
@@ -126,11 +132,13 @@ def read_cluster_usage(
     runner = QueryRunner(client, settings.timeout_seconds)
     scope = f"usage of namespaces {', '.join(namespaces)}"
     try:
-        answers = {
-            "cpu": runner.range("cpu_usage", queries.cpu_usage(), start, grid.end, grid.step),
-            "memory": runner.range(
+        ranges = {
+            "cpu": runner.range_points("cpu_usage", queries.cpu_usage(), start, grid.end, grid.step),
+            "memory": runner.range_points(
                 "memory_working_set", queries.memory_working_set(), start, grid.end, grid.step
             ),
+        }
+        instants = {
             "requests": runner.instant(
                 "resource_requests", queries.resources(settings.metrics.resource_requests), grid.end
             ),
@@ -139,8 +147,9 @@ def read_cluster_usage(
             ),
             "oom": runner.instant("oom_kills", queries.oom_kills(), grid.end),
         }
-        split = {name: _by_namespace(answer) for name, answer in answers.items()}
-        empty = [ns for ns in namespaces if not split["cpu"].get(ns) or not split["memory"].get(ns)]
+        sampled = {name: _by_namespace(answer, lambda s: s.labels) for name, answer in ranges.items()}
+        split = {name: _by_namespace(answer, lambda s: s["metric"]) for name, answer in instants.items()}
+        empty = [ns for ns in namespaces if not sampled["cpu"].get(ns) or not sampled["memory"].get(ns)]
         present: dict[str, set[str]] = {}
         if empty:
             for series in runner.instant("presence", queries.present_metrics(), grid.end):
@@ -154,66 +163,64 @@ def read_cluster_usage(
     usages = {}
     for namespace in namespaces:
         of = {name: by_namespace.get(namespace, []) for name, by_namespace in split.items()}
+        cpu, memory = sampled["cpu"].get(namespace, []), sampled["memory"].get(namespace, [])
         notes = (
             _missing_notes(
-                namespace, settings, present.get(namespace, set()), cpu_empty=not of["cpu"],
-                memory_empty=not of["memory"],
+                namespace, settings, present.get(namespace, set()), cpu_empty=not cpu, memory_empty=not memory
             )
             if namespace in empty
             else []
         )  # fmt: skip
+        containers = _containers(grid, cpu, memory, of["requests"], of["limits"], of["oom"])
+        firsts = [c.first_time for c in containers if c.first_time is not None]
         usages[namespace] = NamespaceUsage(
             namespace=namespace,
             times=times,
             step_seconds=step,
             cpu_window_seconds=queries.cpu_window_seconds,
-            containers=_containers(grid, of["cpu"], of["memory"], of["requests"], of["limits"], of["oom"]),
+            containers=containers,
             missing_workloads=frozenset(),
             queries=runner.sent,
             notes=tuple(notes),
-            first_sample=_first_sample(of["cpu"] + of["memory"]),
+            first_sample=min(firsts, default=None),
         )
     log.debug("%s: %d Prometheus queries, %d points per series", scope, runner.sent, grid.points)
     return usages
 
 
-def _first_sample(series: Iterable[RawSeries]) -> float | None:
-    firsts = [float(item["values"][0][0]) for item in series if item.get("values")]
-    return min(firsts, default=None)
-
-
-def _by_namespace(series: Iterable[RawSeries]) -> dict[str, list[RawSeries]]:
-    split: dict[str, list[RawSeries]] = {}
+def _by_namespace(series: Iterable[S], labels: Callable[[S], Mapping[str, str]]) -> dict[str, list[S]]:
+    split: dict[str, list[S]] = {}
     for item in series:
-        split.setdefault(item["metric"].get("namespace", ""), []).append(item)
+        split.setdefault(labels(item).get("namespace", ""), []).append(item)
     return split
 
 
-def _key(series: RawSeries) -> ContainerKey:
-    labels: Mapping[str, str] = series["metric"]
+def _key(labels: Mapping[str, str]) -> ContainerKey:
     return labels.get("owner_kind", ""), labels.get("owner_name", ""), labels.get("container", "")
 
 
 SparseRow = tuple[npt.NDArray[np.intp], FloatArray]  # grid indices with a sample, and the samples
 
 
-def _per_pod(series: Iterable[RawSeries], grid: TimeGrid) -> dict[ContainerKey, dict[str, SparseRow]]:
+def _per_pod(series: Iterable[SeriesPoints], grid: TimeGrid) -> dict[ContainerKey, dict[str, SparseRow]]:
     """Range answers per container and pod, as the grid points Prometheus returned a value for."""
     rows: dict[ContainerKey, dict[str, SparseRow]] = {}
     for item in series:
-        rows.setdefault(_key(item), {})[item["metric"].get("pod", "")] = grid.sparse_row(item["values"])
+        rows.setdefault(_key(item.labels), {})[item.labels.get("pod", "")] = grid.sparse(
+            item.stamps, item.values
+        )
     return rows
 
 
 def _instant(series: Iterable[RawSeries]) -> dict[tuple[ContainerKey, str], float]:
     """Instant answers keyed by container and ``resource`` label ("" when there is none)."""
-    return {(_key(s), s["metric"].get("resource", "")): float(s["value"][1]) for s in series}
+    return {(_key(s["metric"]), s["metric"].get("resource", "")): float(s["value"][1]) for s in series}
 
 
 def _containers(
     grid: TimeGrid,
-    cpu: list[RawSeries],
-    memory: list[RawSeries],
+    cpu: list[SeriesPoints],
+    memory: list[SeriesPoints],
     requests: list[RawSeries],
     limits: list[RawSeries],
     oom: list[RawSeries],
