@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from thrifty.engine.workload_records import NamespaceUsage
 from thrifty.sources.kept_usage import OVERLAP_STEPS, merge_usage
 from thrifty.sources.prometheus_http import SeriesPoints
-from thrifty.sources.usage import TimeGrid, _containers
+from thrifty.sources.usage import FloatArray, TimeGrid, _containers
 
 STEP = 60
 LOOKBACK_STEPS = 40
@@ -76,15 +76,21 @@ def _read(pods: list[Pod], end_step: int, from_step: int | None = None) -> Names
     )
 
 
+def _per_step(array: FloatArray) -> list[list[float]]:
+    """Each step's samples, sorted: which lane a pod's samples sit in does not matter."""
+    return [sorted(column[~np.isnan(column)].tolist()) for column in array.T]
+
+
 def _assert_same(merged: NamespaceUsage, full: NamespaceUsage) -> None:
     assert np.array_equal(merged.times, full.times)
     assert merged.first_sample == full.first_sample
-    assert [(c.workload, c.pods, c.first_time, c.cpu_request) for c in merged.containers] == [
-        (c.workload, c.pods, c.first_time, c.cpu_request) for c in full.containers
-    ]
+    assert [
+        (c.workload, c.pods, c.pod_last_times, c.first_time, c.cpu_request) for c in merged.containers
+    ] == [(c.workload, c.pods, c.pod_last_times, c.first_time, c.cpu_request) for c in full.containers]
     for got, want in zip(merged.containers, full.containers, strict=True):
-        assert np.array_equal(got.cpu_cores, want.cpu_cores, equal_nan=True)
-        assert np.array_equal(got.memory_bytes, want.memory_bytes, equal_nan=True)
+        assert got.cpu_cores.shape[1] == want.cpu_cores.shape[1]
+        assert _per_step(got.cpu_cores) == _per_step(want.cpu_cores)
+        assert _per_step(got.memory_bytes) == _per_step(want.memory_bytes)
 
 
 pods_strategy = st.lists(
@@ -146,3 +152,23 @@ def test_the_overlap_is_what_prometheus_answers_now() -> None:
     merged = merge_usage(_read([before], 20), _read([now], 21, 19), float(BASE + 19 * STEP))
 
     _assert_same(merged, _read([now], 21))
+
+
+def test_pods_replaced_one_after_another_share_one_lane() -> None:
+    """A pod replaced every 3 steps: 14 pods, one at a time, in one row rather than fourteen."""
+    daily = [Pod("w0", f"w0-{day:02}", born=day * 3, died=day * 3 + 3, gaps=frozenset()) for day in range(14)]
+
+    history = _read(daily, LOOKBACK_STEPS).containers[0]
+
+    assert history.pods == tuple(pod.name for pod in daily)
+    assert history.cpu_cores.shape == (1, LOOKBACK_STEPS + 1)
+    assert not np.isnan(history.cpu_cores).any()
+
+
+def test_pods_that_overlap_take_a_lane_each() -> None:
+    surge = [Pod("w0", "w0-old", born=0, died=10, gaps=frozenset()), Pod("w0", "w0-new", 8, 20, frozenset())]
+
+    history = _read(surge, 19).containers[0]
+
+    assert history.cpu_cores.shape == (2, 20)
+    assert [np.count_nonzero(~np.isnan(row)) for row in history.cpu_cores] == [10, 12]

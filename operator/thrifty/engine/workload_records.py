@@ -83,14 +83,16 @@ class Workload:
 
 @dataclass(frozen=True)
 class ContainerHistory:
-    """One container of one workload. Arrays are (pods, time) on the namespace's grid, from the
+    """One container of one workload. Arrays are (lanes, time) on the namespace's grid, from the
     container's first sample to its last (not the whole grid), NaN = no sample; CPU in cores, memory
-    in bytes. Requests and limits: None where no pod sets them."""
+    in bytes. A lane holds one pod at a time: pods that never ran at the same time may share one, so
+    rows are as many as pods ran at once, and pooling or summing per step is what they are for.
+    Requests and limits: None where no pod sets them."""
 
     kind: str
     workload: str
     container: str
-    pods: tuple[str, ...]
+    pods: tuple[str, ...]  # every pod with a sample, sorted
     cpu_cores: FloatArray
     memory_bytes: FloatArray
     cpu_request: float | None
@@ -99,6 +101,7 @@ class ContainerHistory:
     memory_limit: float | None
     oom_killed: bool
     first_time: float | None = None  # unix seconds of the arrays' first column; None: no sample
+    pod_last_times: tuple[float, ...] = ()  # unix seconds of each pod's last sample, as ``pods``
 
     def pooled_cpu(self) -> FloatArray:
         """Every pod's CPU samples in one 1-D array (NaN dropped)."""

@@ -166,41 +166,49 @@ def _sampled_metrics(container: ContainerHistory) -> Iterable[str]:
 
 @dataclass(frozen=True)
 class _Piece:
-    pods: tuple[str, ...]
     column: int  # grid index of the first column
-    cpu: FloatArray
+    cpu: FloatArray  # (lanes, time)
     memory: FloatArray
 
 
 def _pieces(
     old: ContainerHistory | None, new: ContainerHistory | None, grid_start: float, step: int, cut: int
 ) -> list[_Piece]:
+    """The columns each side gives: ``old`` those before ``cut`` still in the lookback, ``new`` its
+    own, which start at ``cut`` or later, so the two never share a column."""
     pieces = []
     if old is not None and old.first_time is not None:
         first = round((old.first_time - grid_start) / step)
         lo, hi = max(first, 0), min(first + old.cpu_cores.shape[1], cut)
         if hi > lo:
             window = slice(lo - first, hi - first)
-            pieces.append(_Piece(old.pods, lo, old.cpu_cores[:, window], old.memory_bytes[:, window]))
+            pieces.append(_Piece(lo, old.cpu_cores[:, window], old.memory_bytes[:, window]))
     if new is not None and new.first_time is not None:
-        first = round((new.first_time - grid_start) / step)
-        pieces.append(_Piece(new.pods, first, new.cpu_cores, new.memory_bytes))
+        pieces.append(_Piece(round((new.first_time - grid_start) / step), new.cpu_cores, new.memory_bytes))
     return pieces
+
+
+def _pods(old: ContainerHistory | None, new: ContainerHistory | None, grid_start: float) -> dict[str, float]:
+    """Each pod's last sample, for the pods with one inside the lookback."""
+    last: dict[str, float] = {}
+    for side in (old, new):
+        if side is not None:
+            for pod, at in zip(side.pods, side.pod_last_times, strict=True):
+                last[pod] = max(at, last.get(pod, at))
+    return {pod: at for pod, at in sorted(last.items()) if at >= grid_start}
 
 
 def _merge_container(
     old: ContainerHistory | None, new: ContainerHistory | None, grid_start: float, step: int, cut: int
 ) -> ContainerHistory | None:
     pieces = _pieces(old, new, grid_start, step, cut)
-    pods = tuple(sorted({pod for piece in pieces for pod in piece.pods}))
+    lanes = max((p.cpu.shape[0] for p in pieces), default=0)
     lo = min((p.column for p in pieces), default=0)
     width = max((p.column + p.cpu.shape[1] for p in pieces), default=0) - lo
-    cpu, memory = np.full((len(pods), width), np.nan), np.full((len(pods), width), np.nan)
-    row = {pod: i for i, pod in enumerate(pods)}
+    cpu, memory = np.full((lanes, width), np.nan), np.full((lanes, width), np.nan)
     for piece in pieces:
-        at = np.ix_(
-            [row[pod] for pod in piece.pods], range(piece.column - lo, piece.column - lo + piece.cpu.shape[1])
-        )
+        rows, columns = piece.cpu.shape
+        at = (slice(0, rows), slice(piece.column - lo, piece.column - lo + columns))
         cpu[at], memory[at] = piece.cpu, piece.memory
     sampled = ~(np.isnan(cpu) & np.isnan(memory))
     rows, columns = np.flatnonzero(sampled.any(axis=1)), np.flatnonzero(sampled.any(axis=0))
@@ -213,11 +221,13 @@ def _merge_container(
         first_time = grid_start + (lo + int(columns[0])) * step
     else:
         cpu, memory = np.empty((0, 0)), np.empty((0, 0))
+    pods = _pods(old, new, grid_start) if len(columns) else {}
     template = new if new is not None else old
     assert template is not None
     return replace(
         template,
-        pods=tuple(pods[i] for i in rows) if len(columns) else (),
+        pods=tuple(pods),
+        pod_last_times=tuple(pods.values()),
         cpu_cores=cpu,
         memory_bytes=memory,
         first_time=first_time,

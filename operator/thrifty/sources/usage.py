@@ -6,9 +6,10 @@ they hold: CPU and memory (range queries), requests and limits (instant, at the 
 metric is missing. Workloads are picked out of the answers here, so asking about 1 or 50 workloads
 sends the same queries.
 
-Samples stay per pod: each container gets a (pods, time) array, NaN where a pod had no sample (not
-yet started, already gone). Pooling every pod's samples is what krr does for its percentiles, and it
-keeps a replica that runs hot visible where a sum or mean would hide it. The cost is the size of the
+Samples stay per pod: each container gets a (lanes, time) array, a pod's samples in one lane and
+pods that never ran at the same time sharing one, NaN where no pod had a sample. Pooling every
+pod's samples is what krr does for its percentiles, and it keeps a replica that runs hot visible
+where a sum or mean would hide it. The cost is the size of the
 answer: one series per pod and container ever seen in the lookback, each with up to 11,000 points
 (14 days at a 120 s step: 10,081 points, about 0.3 MB of JSON and 80 kB as float64 per series).
 So range answers are parsed as they stream in (``QueryRunner.range_points``), and the operator reads
@@ -239,50 +240,72 @@ def _containers(
     )
     histories = []
     for key in sorted(keys):
-        pods = tuple(sorted(set(cpu_rows.get(key, {})) | set(memory_rows.get(key, {}))))
-        first, cpu_samples, memory_samples = _sampled_arrays(
-            cpu_rows.get(key, {}), memory_rows.get(key, {}), pods
-        )
+        lanes = _in_lanes(cpu_rows.get(key, {}), memory_rows.get(key, {}))
         histories.append(
             ContainerHistory(
                 kind=key[0],
                 workload=key[1],
                 container=key[2],
-                pods=pods,
-                cpu_cores=cpu_samples,
-                memory_bytes=memory_samples,
+                pods=lanes.pods,
+                cpu_cores=lanes.cpu,
+                memory_bytes=lanes.memory,
                 cpu_request=requested.get((key, "cpu")),
                 cpu_limit=limited.get((key, "cpu")),
                 memory_request=requested.get((key, "memory")),
                 memory_limit=limited.get((key, "memory")),
                 oom_killed=key in killed,
-                first_time=None if first is None else float(grid.start + first * grid.step),
+                first_time=None if lanes.first is None else float(grid.start + lanes.first * grid.step),
+                pod_last_times=tuple(float(grid.start + last * grid.step) for last in lanes.last),
             )
         )
     return tuple(histories)
 
 
-def _sampled_arrays(
-    cpu: Mapping[str, SparseRow], memory: Mapping[str, SparseRow], pods: tuple[str, ...]
-) -> tuple[int | None, FloatArray, FloatArray]:
-    """The grid index of the container's first sample, and (pods, time) arrays from it to its last,
-    NaN where a pod has none: a container a few hours old on a 14-day grid holds hours of columns,
-    not days of NaN, and no full-grid row is ever built. Spans and counts of samples, all
-    right-sizing reads, are those of the whole grid."""
-    indices = [index for rows in (cpu, memory) for index, _ in rows.values() if len(index)]
-    if not indices:
-        return None, np.empty((len(pods), 0)), np.empty((len(pods), 0))
-    first = min(int(index.min()) for index in indices)
-    width = max(int(index.max()) for index in indices) + 1 - first
+@dataclass(frozen=True)
+class _Lanes:
+    pods: tuple[str, ...]  # the pods with a sample, sorted
+    last: tuple[int, ...]  # each one's last sampled grid index
+    first: int | None  # the grid index of the first column
+    cpu: FloatArray  # (lanes, time)
+    memory: FloatArray
+
+
+def _in_lanes(cpu: Mapping[str, SparseRow], memory: Mapping[str, SparseRow]) -> _Lanes:
+    """A container's samples as (lanes, time) arrays from its first sample to its last, NaN where
+    none: each pod's samples sit in one row, and pods that never ran at the same time share one.
+
+    A container a few hours old on a 14-day grid holds hours of columns, not days of NaN; and a
+    workload whose pods are replaced (rollouts, scaling) holds as many rows as pods ran at once, not
+    one per pod it ever had, each as wide as its whole history. Right-sizing pools the rows and
+    sums them per step, so which row a sample is in does not matter."""
+    spans = {}
+    for pod in sorted(set(cpu) | set(memory)):
+        index = np.concatenate([rows[pod][0] for rows in (cpu, memory) if pod in rows])
+        if len(index):
+            spans[pod] = (int(index.min()), int(index.max()))
+    if not spans:
+        return _Lanes((), (), None, np.empty((0, 0)), np.empty((0, 0)))
+    first = min(lo for lo, _ in spans.values())
+    width = max(hi for _, hi in spans.values()) + 1 - first
+    lane_ends: list[int] = []  # the last index of each lane's latest pod
+    lane_of = {}
+    for pod, (lo, hi) in sorted(spans.items(), key=lambda item: (item[1][0], item[0])):
+        free = next((lane for lane, end in enumerate(lane_ends) if end < lo), None)
+        if free is None:
+            free = len(lane_ends)
+            lane_ends.append(hi)
+        lane_ends[free] = hi
+        lane_of[pod] = free
     arrays = []
     for rows in (cpu, memory):
-        array = np.full((len(pods), width), np.nan)
-        for row, pod in enumerate(pods):
+        array = np.full((len(lane_ends), width), np.nan)
+        for pod, lane in lane_of.items():
             if pod in rows:
                 index, values = rows[pod]
-                array[row, index - first] = values
+                array[lane, index - first] = values
         arrays.append(array)
-    return first, arrays[0], arrays[1]
+    pods = tuple(sorted(spans))
+    return _Lanes(pods, tuple(spans[pod][1] for pod in pods), first, arrays[0], arrays[1])
 
 
 def _missing_notes(
