@@ -1,9 +1,9 @@
 """Usage histories kept between reads, so that a read asks Prometheus only for what is new.
 
 A read over the whole lookback is what a cluster with days of history cannot afford every minute:
-at 14 days and a 120 s step a series holds 10,081 points, and parsing one costs about 1.9 MB of
-Python objects and 70 ms of CPU, so the CPU and memory of 1,000 containers would come to several
-gigabytes and more than a minute of CPU per read. Here each namespace's last answer is kept, and
+at 14 days and a 120 s step a series holds 10,081 points, which Prometheus evaluates one by one and
+sends as about 0.26 MB of JSON, so the CPU and memory of 1,000 containers come to about half a
+gigabyte a minute, and seconds of parsing. Here each namespace's last answer is kept, and
 the next read asks only from where it ended, less ``OVERLAP_STEPS`` (a scrape that arrived late
 changes the last points), then merges: the new answer replaces those columns, columns before the
 lookback's start are dropped, and pods and containers with no sample left are dropped, so the
@@ -11,8 +11,8 @@ result is what a read over the whole lookback would give.
 
 A namespace is read over the whole lookback when nothing of it is kept (the operator started, the
 namespace is new to the round) or its step changed, and once an hour while its history is younger
-than the lookback, since samples can appear later further back (a backfill). Its first read is
-still a read of the whole lookback.
+than the lookback, since samples can appear later further back (a backfill; also, every hour, a
+Prometheus that keeps less than the lookback).
 """
 
 from __future__ import annotations
