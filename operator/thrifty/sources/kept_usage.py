@@ -10,9 +10,9 @@ lookback's start are dropped, and pods and containers with no sample left are dr
 result is what a read over the whole lookback would give.
 
 A namespace is read over the whole lookback when nothing of it is kept (the operator started, the
-namespace is new to the round) or its step changed, and once an hour while its history is younger
-than the lookback, since samples can appear later further back (a backfill; also, every hour, a
-Prometheus that keeps less than the lookback).
+namespace is new to the round), it has no sample yet, or its step changed; and once an hour while
+its history is younger than the lookback, since samples can appear later further back (a backfill;
+also, every hour, a Prometheus that keeps less than the lookback).
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def _needs_full_read(kept: _Kept | None, grid: TimeGrid, now: float) -> bool:
     if _grid_end(kept.usage) < grid.start:  # kept from before the lookback: nothing of it remains
         return True
     first = kept.usage.first_sample
-    young = first is None or first > grid.start + grid.step
+    if first is None:  # nothing yet: a full read costs Prometheus little, and finds history at once
+        return True
+    young = first > grid.start + grid.step
     return young and now - kept.full_read_at >= FULL_READ_SECONDS
 
 
