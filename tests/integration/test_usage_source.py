@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -342,11 +342,22 @@ def test_hostile_namespace_names_stay_inside_their_label_value(
     assert usage.notes != ()
 
 
-def test_a_query_prometheus_rejects_raises_metrics_unavailable(settings: PrometheusSettings) -> None:
+@pytest.mark.parametrize("call", ["instant", "range_points"])
+def test_a_query_prometheus_rejects_raises_metrics_unavailable(
+    settings: PrometheusSettings, call: str
+) -> None:
     runner = QueryRunner(connect(settings), settings.timeout_seconds)
+    now = int(time.time())
+
+    # range_points parses the answer as it streams in, as the usage read's range queries do.
+    send: Callable[[], object] = (
+        (lambda: runner.instant("cpu_usage", "sum(", now))
+        if call == "instant"
+        else (lambda: runner.range_points("cpu_usage", "sum(", now - 600, now, 60))
+    )
 
     with pytest.raises(MetricsUnavailableError) as raised:
-        runner.instant("cpu_usage", "sum(", int(time.time()))
+        send()
 
     # Refused, not unreachable: the callers that run a user's query report it as InvalidQuery.
     assert isinstance(raised.value, QueryRejectedError)
