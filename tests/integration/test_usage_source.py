@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from prometheus_client import REGISTRY
 from sandbox_helpers import eventually, kubectl
 
@@ -26,7 +27,14 @@ from thrifty.sandbox.traces import FloatArray, Trace, load_trace
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.kept_usage import KeptUsage
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError, QueryRunner, connect
-from thrifty.sources.usage import USAGE_QUERIES, NamespaceUsage, read_cluster_usage, read_namespace_usage
+from thrifty.sources.promql import NamespaceQueries, choose_step
+from thrifty.sources.usage import (
+    USAGE_QUERIES,
+    NamespaceUsage,
+    TimeGrid,
+    read_cluster_usage,
+    read_namespace_usage,
+)
 
 HISTORY = timedelta(days=2)
 # Replicas read the trace 0, 1 and 2 steps apart (offsets up to 600 s in 300 s steps, one per pod).
@@ -264,6 +272,44 @@ def test_a_history_younger_than_the_lookback_is_read_whole_again_each_hour(
     full_reads = [kept.read(client, settings, scope, end, lookback)[1] for end in ends]
 
     assert full_reads == [1, 0, 0, 1]
+
+
+def peak_samples(settings: PrometheusSettings, query: str, grid: TimeGrid) -> int:
+    """The samples Prometheus holds at once for a range query: what ``--query.max-samples`` limits."""
+    answer = requests.get(
+        f"{settings.url}/api/v1/query_range",
+        params={"query": query, "start": grid.start, "end": grid.end, "step": grid.step, "stats": "all"},
+        timeout=30,
+    ).json()
+    return int(answer["data"]["stats"]["samples"]["peakSamples"])
+
+
+def test_a_lookback_prometheus_refuses_as_too_many_samples_is_read_in_parts(
+    sandbox: SandboxEnv, replayed: Replayed, settings: PrometheusSettings
+) -> None:
+    """Prometheus' --query.max-samples set to a third of what the lookback's range queries need:
+    the read is refused whole and in halves, and read in quarters, and holds what a read over the
+    whole lookback holds."""
+    scope, lookback = (replayed.namespace,), timedelta(days=1)
+    whole = read_cluster_usage(connect(settings), settings, scope, replayed.end, lookback)[replayed.namespace]
+    step = choose_step(lookback.total_seconds(), settings.scrape_interval_seconds)
+    grid = TimeGrid.ending_at(replayed.end, lookback.total_seconds(), step)
+    queries = NamespaceQueries(
+        settings.metrics, scope, step, settings.scrape_interval_seconds, int(lookback.total_seconds())
+    )
+    peak = max(peak_samples(settings, q, grid) for q in (queries.cpu_usage(), queries.memory_working_set()))
+    cluster.restart_prometheus(sandbox.state_dir, progress=lambda _: None, query_max_samples=peak // 3)
+    try:
+        with pytest.raises(QueryRejectedError, match="too many samples"):
+            read_cluster_usage(connect(settings), settings, scope, replayed.end, lookback)
+        usages, full_reads = KeptUsage().read(connect(settings), settings, scope, replayed.end, lookback)
+    finally:
+        cluster.restart_prometheus(sandbox.state_dir, progress=lambda _: None)
+
+    assert full_reads == 1
+    # Read in parts (the refused attempts are logged as failed batches of their own).
+    assert usages[replayed.namespace].queries >= 2 * USAGE_QUERIES
+    _assert_same_history(usages[replayed.namespace], whole)
 
 
 def test_requests_and_limits_are_the_deployments(replayed: Replayed, settings: PrometheusSettings) -> None:

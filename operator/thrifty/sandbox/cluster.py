@@ -153,8 +153,10 @@ def restart_prometheus(
     progress: Progress = print,
     promtool: Path | None = None,
     executable: Path | None = None,
+    query_max_samples: int | None = None,
 ) -> None:
-    """(Re)start Prometheus, loading OpenMetrics files into its TSDB first while it is stopped."""
+    """(Re)start Prometheus, loading OpenMetrics files into its TSDB first while it is stopped.
+    ``query_max_samples`` lowers the samples one query may load (until the next restart)."""
     from thrifty.sandbox.backfill import backfill as backfill_blocks
 
     layout = Layout(state_dir)
@@ -165,7 +167,8 @@ def restart_prometheus(
         progress(f"[sandbox] backfilling {len(backfill)} file(s) into Prometheus")
         backfill_blocks(promtool, list(backfill), layout.prometheus_data)
     ports = _read_ports(layout)
-    started = processes.start("prometheus", components.prometheus(executable, layout, ports), state_dir)
+    command = components.prometheus(executable, layout, ports, query_max_samples)
+    started = processes.start("prometheus", command, state_dir)
     url = f"http://127.0.0.1:{ports['prometheus']}"
     wait_until(
         "prometheus",

@@ -166,9 +166,14 @@ def live_metrics(layout: Layout, ports: dict[str, int]) -> list[str]:
     ]
 
 
-def prometheus(executable: Path, layout: Layout, ports: dict[str, int]) -> list[str]:
+def prometheus(
+    executable: Path, layout: Layout, ports: dict[str, int], query_max_samples: int | None = None
+) -> list[str]:
+    """``query_max_samples``: Prometheus' ``--query.max-samples`` (default: its own, 50 million)."""
+    limit = [] if query_max_samples is None else [f"--query.max-samples={query_max_samples}"]
     return [
         str(executable),
+        *limit,
         f"--config.file={layout.prometheus_config}",
         f"--storage.tsdb.path={layout.prometheus_data}",
         # Backfilled history is weeks old when it goes in; keep it all.

@@ -29,7 +29,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 
 from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage
 from thrifty.settings import PrometheusSettings
-from thrifty.sources.prometheus_http import MetricsUnavailableError
+from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError
 from thrifty.sources.promql import choose_step
 from thrifty.sources.usage import FloatArray, TimeGrid, read_cluster_usage
 
@@ -38,6 +38,7 @@ __all__ = ["KeptUsage", "merge_usage"]
 log = logging.getLogger(__name__)
 
 OVERLAP_STEPS: Final = 2
+TOO_MANY_SAMPLES: Final = "too many samples"  # in Prometheus' error for --query.max-samples
 FULL_READ_SECONDS: Final = 3600.0
 # A namespace no read has asked about for this long is dropped (its policies are gone).
 UNUSED_SECONDS: Final = 600.0
@@ -92,7 +93,7 @@ class KeptUsage:
             queries += next(iter(fresh.values())).queries
         if full:
             try:
-                answers = read_cluster_usage(client, settings, full, end, lookback)
+                answers = _whole_lookback(client, settings, full, end, lookback, grid)
             except MetricsUnavailableError:
                 if usages:  # logged as a batch, so every query on /metrics belongs to a logged one
                     log.info(
@@ -112,6 +113,37 @@ class KeptUsage:
     ) -> None:
         with self._guard:
             self._kept[(namespace, seconds)] = _Kept(usage, full_read_at, now)
+
+
+def _whole_lookback(
+    client: PrometheusConnect,
+    settings: PrometheusSettings,
+    namespaces: Sequence[str],
+    end: datetime,
+    lookback: timedelta,
+    grid: TimeGrid,
+) -> dict[str, NamespaceUsage]:
+    """The lookback in one read, or in parts when Prometheus refuses an answer as too many samples
+    (its ``--query.max-samples``, 50 million by default, is about 1,200 series of 14 days at a 120 s
+    step): a refused part is read again as two halves, and the parts are merged oldest first."""
+    parts = [(grid.start, grid.end)]
+    whole: dict[str, NamespaceUsage] | None = None
+    queries = 0
+    while parts:
+        since, until = parts.pop(0)
+        try:
+            part = read_cluster_usage(client, settings, namespaces, end, lookback, since, until)
+        except QueryRejectedError as error:
+            if TOO_MANY_SAMPLES not in error.cause or until - since < 2 * grid.step:
+                raise
+            middle = (since + until) // 2 // grid.step * grid.step
+            parts[:0] = [(since, middle), (middle + grid.step, until)]
+            log.info("usage of namespaces %s: %s; reading it in halves", ", ".join(namespaces), error.cause)
+            continue
+        queries += next(iter(part.values())).queries
+        whole = part if whole is None else {ns: merge_usage(whole[ns], part[ns], since) for ns in namespaces}
+    assert whole is not None  # the first part was read, or raised
+    return {ns: replace(usage, queries=queries) for ns, usage in whole.items()}
 
 
 def _grid_end(usage: NamespaceUsage) -> float:

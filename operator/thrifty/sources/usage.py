@@ -115,18 +115,19 @@ def read_cluster_usage(
     end: datetime,
     lookback: timedelta | None = None,
     since: float | None = None,
+    until: float | None = None,
 ) -> dict[str, NamespaceUsage]:
     """``read_namespace_usage`` for every namespace of ``namespaces`` in the same five queries (a
     sixth when usage comes back empty somewhere). Every namespace asked about has an answer.
 
-    ``since``: no sample is older (an earlier read's ``first_sample``), so the range queries start
-    there rather than at the lookback's start. The grid, and so every array, is the same either way;
-    Prometheus evaluates a range step by step, so 14 days of steps cost seconds even when the
-    workloads are an hour old."""
+    ``since`` and ``until``: the range queries cover only that part of the grid (what is new since
+    an earlier read, or a part of the lookback). The grid is the same either way, and the requests,
+    limits and OOM kills are those at its end."""
     lookback_seconds = (lookback or settings.lookback).total_seconds()
     step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
     grid = TimeGrid.ending_at(end, lookback_seconds, step)
     start = grid.start if since is None else min(grid.end, max(grid.start, int(since) // step * step))
+    stop = grid.end if until is None else min(grid.end, max(start, int(until) // step * step))
     queries = NamespaceQueries(
         settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, int(lookback_seconds)
     )
@@ -134,9 +135,9 @@ def read_cluster_usage(
     scope = f"usage of namespaces {', '.join(namespaces)}"
     try:
         ranges = {
-            "cpu": runner.range_points("cpu_usage", queries.cpu_usage(), start, grid.end, grid.step),
+            "cpu": runner.range_points("cpu_usage", queries.cpu_usage(), start, stop, grid.step),
             "memory": runner.range_points(
-                "memory_working_set", queries.memory_working_set(), start, grid.end, grid.step
+                "memory_working_set", queries.memory_working_set(), start, stop, grid.step
             ),
         }
         instants = {
