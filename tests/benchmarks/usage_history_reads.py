@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import requests
+
 from thrifty.engine.workload_records import NamespaceUsage
 from thrifty.sandbox import cluster
 from thrifty.sandbox.demo_data import load_trace_history
@@ -117,6 +119,17 @@ def main() -> int:
                 settings.metrics, scope, step, settings.scrape_interval_seconds, int(LOOKBACK.total_seconds())
             ).cpu_usage()
             runner = QueryRunner(client, settings.timeout_seconds)
+            stats = requests.get(
+                f"{env.prometheus_url}/api/v1/query_range",
+                params={
+                    "query": cpu,
+                    "start": str(grid.start),
+                    "end": str(grid.end),
+                    "step": str(step),
+                    "stats": "all",
+                },
+                timeout=600,
+            ).json()["data"]["stats"]["samples"]
             _, parsed_whole = measured(lambda: runner.range("cpu_usage", cpu, grid.start, grid.end, step))
             _, streamed = measured(lambda: runner.range_points("cpu_usage", cpu, grid.start, grid.end, step))
             containers = first[NAMESPACE].containers
@@ -137,6 +150,8 @@ def main() -> int:
                             "whole_lookback": newer_reads,
                             "kept_mb": kept_mb(second),
                         },
+                        # What --query.max-samples (50 million by default) is compared with.
+                        "cpu_range_query_peak_samples": stats["peakSamples"],
                         "cpu_range_answer_parsed_whole": parsed_whole,
                         "cpu_range_answer_streamed": streamed,
                     },

@@ -278,7 +278,13 @@ def peak_samples(settings: PrometheusSettings, query: str, grid: TimeGrid) -> in
     """The samples Prometheus holds at once for a range query: what ``--query.max-samples`` limits."""
     answer = requests.get(
         f"{settings.url}/api/v1/query_range",
-        params={"query": query, "start": grid.start, "end": grid.end, "step": grid.step, "stats": "all"},
+        params={
+            "query": query,
+            "start": str(grid.start),
+            "end": str(grid.end),
+            "step": str(grid.step),
+            "stats": "all",
+        },
         timeout=30,
     ).json()
     return int(answer["data"]["stats"]["samples"]["peakSamples"])
