@@ -19,6 +19,7 @@ import requests
 from prometheus_client import REGISTRY
 from sandbox_helpers import eventually, kubectl
 
+from thrifty.engine.workload_records import NamespaceUsage
 from thrifty.sandbox import cluster
 from thrifty.sandbox.cluster import SandboxEnv
 from thrifty.sandbox.inventory import Inventory, read_inventory
@@ -30,7 +31,6 @@ from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryReject
 from thrifty.sources.promql import NamespaceQueries, choose_step
 from thrifty.sources.usage import (
     USAGE_QUERIES,
-    NamespaceUsage,
     TimeGrid,
     read_cluster_usage,
     read_namespace_usage,
