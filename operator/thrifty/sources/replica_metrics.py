@@ -58,7 +58,7 @@ def read_cluster_load(
     cpu = _per_workload(runner.instant("live_cpu_usage", queries.cpu_usage(pods_of_lookback=True), at))
     memory = _per_workload(runner.instant("live_memory_working_set", queries.memory_working_set(), at))
     samples = {
-        _workload_of(s): int(float(s["value"][1]))
+        _workload_of(s["metric"]): int(float(s["value"][1]))
         for s in runner.instant("live_cpu_samples", queries.cpu_window_samples(), at)
     }
     expected = math.floor(2 * queries.cpu_window_seconds / settings.scrape_interval_seconds)
@@ -97,8 +97,7 @@ def cluster_pod_nodes(
     return nodes
 
 
-def _workload_of(series: RawSeries) -> tuple[str, WorkloadRef]:
-    labels = series["metric"]
+def _workload_of(labels: Mapping[str, str]) -> tuple[str, WorkloadRef]:
     return labels.get("namespace", ""), (labels.get("owner_kind", ""), labels.get("owner_name", ""))
 
 
@@ -107,7 +106,7 @@ def _per_workload(series: Iterable[RawSeries]) -> dict[tuple[str, WorkloadRef], 
     totals: dict[tuple[str, WorkloadRef], float] = {}
     pods: dict[tuple[str, WorkloadRef], set[str]] = {}
     for item in series:
-        key = _workload_of(item)
+        key = _workload_of(item["metric"])
         value = float(item["value"][1])
         if math.isfinite(value):
             totals[key] = totals.get(key, 0.0) + value
@@ -132,12 +131,14 @@ def read_cluster_demand(
     per_pod = queries.cpu_usage() if resource == "cpu" else queries.memory_working_set()
     runner = QueryRunner(client, settings.timeout_seconds)
     grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
-    answer = runner.range(f"{resource}_demand", queries.workload_totals(per_pod), grid.start, grid.end, step)
+    answer = runner.range_points(
+        f"{resource}_demand", queries.workload_totals(per_pod), grid.start, grid.end, step
+    )
     times = grid.times()  # one grid for every workload: shared, never written to
     demand: dict[str, dict[WorkloadRef, DemandHistory]] = {namespace: {} for namespace in namespaces}
     for item in answer:
-        namespace, ref = _workload_of(item)
-        demand.setdefault(namespace, {})[ref] = DemandHistory(times, grid.row(item["values"]), step)
+        namespace, ref = _workload_of(item.labels)
+        demand.setdefault(namespace, {})[ref] = DemandHistory(times, grid.row(item), step)
     return demand
 
 
@@ -186,9 +187,9 @@ def read_query_history(
     if namespace_problem(query, namespace) is not None:
         return DemandHistory(grid.times(), np.full(grid.points, np.nan), step)
     runner = QueryRunner(client, settings.timeout_seconds)
-    answer = runner.range("policy_metric_history", query, grid.start, grid.end, step)
+    answer = runner.range_points("policy_metric_history", query, grid.start, grid.end, step)
     if not answer:
         return DemandHistory(grid.times(), np.full(grid.points, np.nan), step)
-    stacked = np.stack([grid.row(item["values"]) for item in answer])
+    stacked = np.stack([grid.row(item) for item in answer])
     summed = np.where(np.all(np.isnan(stacked), axis=0), np.nan, np.nansum(stacked, axis=0))
     return DemandHistory(grid.times(), summed, step)

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,19 +64,12 @@ class TimeGrid:
     def times(self) -> FloatArray:
         return self.start + self.step * np.arange(self.points, dtype=np.float64)
 
-    def row(self, points: Sequence[Sequence[Any]]) -> FloatArray:
-        """A range answer's [time, "value"] points on the grid, NaN where there is none."""
+    def row(self, series: SeriesPoints) -> FloatArray:
+        """A range answer's series on the grid, NaN where it has no point."""
         row = np.full(self.points, np.nan)
-        index, values = self.sparse_row(points)
+        index, values = self.sparse(series.stamps, series.values)
         row[index] = values
         return row
-
-    def sparse_row(self, points: Sequence[Sequence[Any]]) -> tuple[npt.NDArray[np.intp], FloatArray]:
-        """A range answer's points as grid indices and values (the points inside the grid)."""
-        if not points:
-            return np.empty(0, np.intp), np.empty(0)
-        stamps = np.fromiter((p[0] for p in points), np.float64, len(points))
-        return self.sparse(stamps, np.array([p[1] for p in points], dtype=np.float64))
 
     def sparse(self, stamps: FloatArray, values: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray]:
         """Points at ``stamps`` as grid indices and values (the points inside the grid)."""
