@@ -226,9 +226,10 @@ def _assert_same_history(got: NamespaceUsage, want: NamespaceUsage) -> None:
     assert np.array_equal(got.times, want.times)
     assert got.first_sample == want.first_sample
     assert [
-        (c.workload, c.container, c.pods, c.cpu_request, c.memory_limit, c.oom_killed) for c in got.containers
+        (c.workload, c.container, c.pods, c.cpu_request, c.memory_limit, c.oom_killed, c.last_oom_kill)
+        for c in got.containers
     ] == [
-        (c.workload, c.container, c.pods, c.cpu_request, c.memory_limit, c.oom_killed)
+        (c.workload, c.container, c.pods, c.cpu_request, c.memory_limit, c.oom_killed, c.last_oom_kill)
         for c in want.containers
     ]
     for before, after in zip(want.containers, got.containers, strict=True):
@@ -337,6 +338,10 @@ def test_oom_kills_are_flagged_per_container(replayed: Replayed, settings: Prome
 
     app, sidecar = usage.workload("Deployment", "web")
     assert (app.oom_killed, sidecar.oom_killed) == (False, True)
+    # When it was last seen, on the grid: a history kept between reads drops it when that leaves.
+    assert sidecar.last_oom_kill is not None
+    assert usage.times[0] < sidecar.last_oom_kill <= usage.times[-1]
+    assert sidecar.last_oom_kill % usage.step_seconds == 0
     # The kernel holds the working set at the limit; an OOM-killed container never reads above it.
     assert sidecar.pooled_memory().max() == pytest.approx(96 * MiB, rel=0.01)
 

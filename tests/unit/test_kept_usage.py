@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thrifty.engine.workload_records import NamespaceUsage
+from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage
 from thrifty.sources.kept_usage import OVERLAP_STEPS, merge_usage
 from thrifty.sources.prometheus_http import SeriesPoints
 from thrifty.sources.usage import FloatArray, TimeGrid, _containers
@@ -26,6 +26,7 @@ class Pod:
     born: int  # first step with a sample
     died: int  # first step without one, for good
     gaps: frozenset[int]  # steps in between with no sample (a failed scrape)
+    killed_at: int | None = None  # a step at which it was OOM-killed and restarted
 
     def steps(self, first: int, last: int) -> list[int]:
         return [s for s in range(max(first, self.born), min(last + 1, self.died)) if s not in self.gaps]
@@ -61,7 +62,22 @@ def _read(pods: list[Pod], end_step: int, from_step: int | None = None) -> Names
         }
         for w in sorted(running)
     ]
-    containers = _containers(grid, cpu, memory, requests, [], [])
+    # The OOM query's subquery: the steps after the lookback's start, or from where this read starts.
+    oom_first = (
+        end_step - LOOKBACK_STEPS + 1 if from_step is None else max(end_step - LOOKBACK_STEPS + 1, from_step)
+    )
+    kills: dict[str, int] = {}
+    for p in pods:
+        if p.killed_at is not None and oom_first <= p.killed_at <= end_step:
+            kills[p.workload] = max(p.killed_at, kills.get(p.workload, p.killed_at))
+    oom = [
+        {
+            "metric": {"namespace": "ns", "owner_kind": "Deployment", "owner_name": w, "container": "app"},
+            "value": [grid.end, str(BASE + step * STEP)],
+        }
+        for w, step in sorted(kills.items())
+    ]
+    containers = _containers(grid, cpu, memory, requests, [], oom)
     firsts = [c.first_time for c in containers if c.first_time is not None]
     return NamespaceUsage(
         namespace="ns",
@@ -84,9 +100,19 @@ def _per_step(array: FloatArray) -> list[list[float]]:
 def _assert_same(merged: NamespaceUsage, full: NamespaceUsage) -> None:
     assert np.array_equal(merged.times, full.times)
     assert merged.first_sample == full.first_sample
-    assert [
-        (c.workload, c.pods, c.pod_last_times, c.first_time, c.cpu_request) for c in merged.containers
-    ] == [(c.workload, c.pods, c.pod_last_times, c.first_time, c.cpu_request) for c in full.containers]
+
+    def summary(c: ContainerHistory) -> tuple[object, ...]:
+        return (
+            c.workload,
+            c.pods,
+            c.pod_last_times,
+            c.first_time,
+            c.cpu_request,
+            c.oom_killed,
+            c.last_oom_kill,
+        )
+
+    assert [summary(c) for c in merged.containers] == [summary(c) for c in full.containers]
     for got, want in zip(merged.containers, full.containers, strict=True):
         assert got.cpu_cores.shape[1] == want.cpu_cores.shape[1]
         assert _per_step(got.cpu_cores) == _per_step(want.cpu_cores)
@@ -95,14 +121,20 @@ def _assert_same(merged: NamespaceUsage, full: NamespaceUsage) -> None:
 
 pods_strategy = st.lists(
     st.builds(
-        lambda workload, index, born, life, gaps: Pod(
-            f"w{workload}", f"w{workload}-{index}", born, born + life, frozenset(born + g for g in gaps)
+        lambda workload, index, born, life, gaps, killed: Pod(
+            f"w{workload}",
+            f"w{workload}-{index}",
+            born,
+            born + life,
+            frozenset(born + g for g in gaps),
+            None if killed is None else born + killed % life,
         ),
         st.integers(0, 2),
         st.integers(0, 5),
         st.integers(0, 120),
         st.integers(1, 80),
         st.sets(st.integers(0, 80), max_size=6),
+        st.none() | st.integers(0, 80),
     ),
     max_size=8,
     unique_by=lambda p: p.name,
@@ -172,3 +204,16 @@ def test_pods_that_overlap_take_a_lane_each() -> None:
 
     assert history.cpu_cores.shape == (2, 20)
     assert [np.count_nonzero(~np.isnan(row)) for row in history.cpu_cores] == [10, 12]
+
+
+def test_an_oom_kill_counts_until_it_leaves_the_lookback() -> None:
+    pod = Pod("w0", "w0-a", born=0, died=200, gaps=frozenset(), killed_at=5)
+    kept = _read([pod], 20)
+    assert kept.containers[0].oom_killed
+
+    later = merge_usage(kept, _read([pod], 40, 19), float(BASE + 19 * STEP))  # step 5 is still inside
+    gone = merge_usage(later, _read([pod], 46, 39), float(BASE + 39 * STEP))  # the lookback starts at 6
+
+    assert later.containers[0].oom_killed
+    assert later.containers[0].last_oom_kill == BASE + 5 * STEP
+    assert not gone.containers[0].oom_killed

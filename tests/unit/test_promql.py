@@ -198,7 +198,7 @@ max by (namespace, owner_kind, owner_name, container, resource) (
 EXPECTED_OOM_HEAD = """\
 max by (namespace, owner_kind, owner_name, container) (
   max by (namespace, pod, container) (
-    max_over_time((
+    max_over_time(timestamp(
       (increase(kube_pod_container_status_restarts_total{namespace="shop"}[4m]) > 0)
       and on (namespace, pod, container)
       max_over_time(

@@ -100,6 +100,7 @@ class ContainerHistory:
     memory_request: float | None
     memory_limit: float | None
     oom_killed: bool
+    last_oom_kill: float | None = None  # unix seconds of the step the last OOM kill was seen at
     first_time: float | None = None  # unix seconds of the arrays' first column; None: no sample
     pod_last_times: tuple[float, ...] = ()  # unix seconds of each pod's last sample, as ``pods``
 

@@ -164,8 +164,9 @@ def _needs_full_read(kept: _Kept | None, grid: TimeGrid, now: float) -> bool:
 
 def merge_usage(kept: NamespaceUsage, fresh: NamespaceUsage, fresh_start: float) -> NamespaceUsage:
     """``kept`` brought up to ``fresh``'s grid: ``fresh`` (read from ``fresh_start``, on the same
-    step) owns every column from ``fresh_start`` on, requests, limits, OOM kills and notes; ``kept``
-    gives the columns before it that are still inside the lookback."""
+    step) owns every column from ``fresh_start`` on, requests, limits and notes; ``kept`` gives the
+    columns before it that are still inside the lookback; the last OOM kill is the later of the two
+    while it is inside the lookback."""
     if kept.step_seconds != fresh.step_seconds:
         raise ValueError("kept and fresh usage must share a step")
     grid_start, step = float(fresh.times[0]), fresh.step_seconds
@@ -246,8 +247,11 @@ def _merge_container(
         cpu[at], memory[at] = piece.cpu, piece.memory
     sampled = ~(np.isnan(cpu) & np.isnan(memory))
     rows, columns = np.flatnonzero(sampled.any(axis=1)), np.flatnonzero(sampled.any(axis=0))
-    if not len(columns) and new is None:
-        return None  # gone, and its last sample is older than the lookback
+    # The OOM query's steps are those after the lookback's start (a subquery's), so is this.
+    kills = [k for side in (old, new) if side is not None and (k := side.last_oom_kill) is not None]
+    last_kill = max((k for k in kills if k > grid_start), default=None)
+    if not len(columns) and new is None and last_kill is None:
+        return None  # gone, and nothing of it is left in the lookback
     first_time = None
     if len(columns):
         window = slice(int(columns[0]), int(columns[-1]) + 1)
@@ -269,5 +273,6 @@ def _merge_container(
         cpu_limit=None if new is None else new.cpu_limit,
         memory_request=None if new is None else new.memory_request,
         memory_limit=None if new is None else new.memory_limit,
-        oom_killed=new is not None and new.oom_killed,
+        oom_killed=last_kill is not None,
+        last_oom_kill=last_kill,
     )

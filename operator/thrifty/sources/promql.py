@@ -243,9 +243,10 @@ class NamespaceQueries:
         return self._by_workload(selector, "owner_kind, owner_name, container, resource")
 
     def oom_kills(self) -> str:
-        """1 per workload container that restarted within the lookback while its last termination
-        reason was OOMKilled: a restart and that reason within one rate window of each other, so an
-        old OOM followed by a restart for another reason does not count."""
+        """Per workload container that restarted within the lookback while its last termination
+        reason was OOMKilled (a restart and that reason within one rate window of each other, so an
+        old OOM followed by a restart for another reason does not count): the last step it was seen
+        at, in unix seconds, so that a history kept between reads knows when it leaves the lookback."""
         m = self.metrics
         window = duration(self.cpu_window_seconds)
         restarted = f"(increase({m.restarts}{{{self._ns}}}[{window}]) > 0)"
@@ -258,7 +259,7 @@ class NamespaceQueries:
         killed = _block(
             "max by (namespace, pod, container)",
             _lines(
-                "max_over_time((",
+                "max_over_time(timestamp(",
                 _indent(_lines(restarted, "and on (namespace, pod, container)", oom_reason)),
                 f"){subquery})",
             ),

@@ -121,6 +121,9 @@ def read_cluster_usage(
     grid = TimeGrid.ending_at(end, lookback_seconds, step)
     start = grid.start if since is None else min(grid.end, max(grid.start, int(since) // step * step))
     stop = grid.end if until is None else min(grid.end, max(start, int(until) // step * step))
+    # OOM kills since ``start`` (a kept history has those before): the subquery's steps after
+    # ``grid.end - oom_window``, so over the whole lookback they start one step after the grid.
+    oom_window = min(int(lookback_seconds) // step * step, grid.end - start + step)
     queries = NamespaceQueries(
         settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, int(lookback_seconds)
     )
@@ -140,7 +143,9 @@ def read_cluster_usage(
             "limits": runner.instant(
                 "resource_limits", queries.resources(settings.metrics.resource_limits), grid.end
             ),
-            "oom": runner.instant("oom_kills", queries.oom_kills(), grid.end),
+            "oom": runner.instant(
+                "oom_kills", replace(queries, lookback_seconds=oom_window).oom_kills(), grid.end
+            ),
         }
         sampled = {name: _by_namespace(answer, lambda s: s.labels) for name, answer in ranges.items()}
         split = {name: _by_namespace(answer, lambda s: s["metric"]) for name, answer in instants.items()}
@@ -224,13 +229,13 @@ def _containers(
     memory_rows = _per_pod(memory, grid)
     requested = _instant(requests)
     limited = _instant(limits)
-    killed = {key for (key, _), value in _instant(oom).items() if value > 0}
+    killed = {key: value for (key, _), value in _instant(oom).items() if value > 0}
     keys = (
         set(cpu_rows)
         | set(memory_rows)
         | {key for key, _ in requested}
         | {key for key, _ in limited}
-        | killed
+        | set(killed)
     )
     histories = []
     for key in sorted(keys):
@@ -248,6 +253,7 @@ def _containers(
                 memory_request=requested.get((key, "memory")),
                 memory_limit=limited.get((key, "memory")),
                 oom_killed=key in killed,
+                last_oom_kill=killed.get(key),
                 first_time=None if lanes.first is None else float(grid.start + lanes.first * grid.step),
                 pod_last_times=tuple(float(grid.start + last * grid.step) for last in lanes.last),
             )
