@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -217,3 +218,28 @@ def test_an_oom_kill_counts_until_it_leaves_the_lookback() -> None:
     assert later.containers[0].oom_killed
     assert later.containers[0].last_oom_kill == BASE + 5 * STEP
     assert not gone.containers[0].oom_killed
+
+
+def test_a_workloads_demand_is_its_pods_summed_per_step() -> None:
+    """What a forecast learns from: every pod's usage added up at each step, NaN where none ran."""
+    pods = [
+        Pod("w0", "w0-a", born=0, died=20, gaps=frozenset({3})),
+        Pod("w0", "w0-b", born=10, died=30, gaps=frozenset()),
+        Pod("w1", "w1-a", born=5, died=8, gaps=frozenset()),
+    ]
+    usage = _read(pods, 35)
+
+    demand = usage.demand("cpu")
+
+    w0 = demand[("Deployment", "w0")]
+    assert np.array_equal(w0.times, usage.times)
+    for step in range(36):
+        present = [_value(p, "cpu", step) for p in pods[:2] if step in p.steps(step, step)]
+        index = step - (35 - LOOKBACK_STEPS)
+        if index < 0:
+            continue
+        if present:
+            assert w0.values[index] == pytest.approx(sum(present))
+        else:
+            assert np.isnan(w0.values[index])
+    assert np.count_nonzero(~np.isnan(demand[("Deployment", "w1")].values)) == 3

@@ -137,6 +137,22 @@ class NamespaceUsage:
     def container(self, kind: str, name: str, container: str) -> ContainerHistory | None:
         return next((c for c in self.workload(kind, name) if c.container == container), None)
 
+    def demand(self, resource: Resource) -> dict[WorkloadRef, DemandHistory]:
+        """Each workload's total CPU cores or memory bytes per step on the whole grid: every pod of
+        every container summed, NaN at steps where none has a sample (what ``sum by`` the workload
+        gives in PromQL), for forecasts."""
+        totals: dict[WorkloadRef, FloatArray] = {}
+        for c in self.containers:
+            samples = c.cpu_cores if resource == "cpu" else c.memory_bytes
+            if c.first_time is None or not samples.size:
+                continue
+            row = totals.setdefault((c.kind, c.workload), np.full(len(self.times), np.nan))
+            first = round((c.first_time - float(self.times[0])) / self.step_seconds)
+            sampled = ~np.all(np.isnan(samples), axis=0)
+            at = first + np.flatnonzero(sampled)
+            row[at] = np.where(np.isnan(row[at]), 0.0, row[at]) + np.nansum(samples[:, sampled], axis=0)
+        return {ref: DemandHistory(self.times, row, self.step_seconds) for ref, row in totals.items()}
+
 
 @dataclass(frozen=True)
 class WorkloadLoad:

@@ -233,10 +233,6 @@ class NamespaceQueries:
             f"max_over_time({selector}[{window}])", "owner_kind, owner_name, container, pod"
         )
 
-    def workload_totals(self, per_pod: str) -> str:
-        """A per-pod, per-container query (``cpu_usage``, ``memory_working_set``) summed per workload."""
-        return _block("sum by (namespace, owner_kind, owner_name)", per_pod)
-
     def resources(self, metric: str) -> str:
         """Requests or limits (cores, bytes) per workload container: the largest over its live pods."""
         selector = f'{metric}{{{self._ns}, resource=~"cpu|memory", container!=""}}'

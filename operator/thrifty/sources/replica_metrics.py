@@ -1,8 +1,8 @@
-"""What horizontal scaling reads: each workload's load now, and its demand over the forecast's lookback.
+"""What horizontal scaling reads: each workload's load now, and a policy's own metric.
 
 For every namespace of a round at once, however many workloads or policies they hold: three instant
 queries for the load now (CPU and memory per pod, owner-joined, and how many samples the CPU window
-holds) and, when a policy forecasts, one range query per resource for the workloads' total demand.
+holds). A forecast's demand is the usage history summed per workload (``NamespaceUsage.demand``).
 A policy's own PromQL metric is the one query per policy: it is the user's query, Thrifty cannot
 batch it.
 """
@@ -25,7 +25,6 @@ from thrifty.engine.workload_records import (
     DemandHistory,
     NamespaceLoad,
     QueryAnswer,
-    Resource,
     WorkloadLoad,
     WorkloadRef,
 )
@@ -112,34 +111,6 @@ def _per_workload(series: Iterable[RawSeries]) -> dict[tuple[str, WorkloadRef], 
             totals[key] = totals.get(key, 0.0) + value
             pods.setdefault(key, set()).add(item["metric"].get("pod", ""))
     return {key: (total, len(pods[key])) for key, total in totals.items()}
-
-
-def read_cluster_demand(
-    client: PrometheusConnect,
-    settings: PrometheusSettings,
-    namespaces: Sequence[str],
-    resource: Resource,
-    end: int,
-    lookback_seconds: int,
-) -> dict[str, dict[WorkloadRef, DemandHistory]]:
-    """Total CPU cores or memory bytes of each workload over the lookback, per namespace, in one range
-    query for them all. Every namespace asked about has an answer."""
-    step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
-    queries = NamespaceQueries(
-        settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, lookback_seconds
-    )
-    per_pod = queries.cpu_usage() if resource == "cpu" else queries.memory_working_set()
-    runner = QueryRunner(client, settings.timeout_seconds)
-    grid = TimeGrid.ending_at(datetime.fromtimestamp(end, UTC), lookback_seconds, step)
-    answer = runner.range_points(
-        f"{resource}_demand", queries.workload_totals(per_pod), grid.start, grid.end, step
-    )
-    times = grid.times()  # one grid for every workload: shared, never written to
-    demand: dict[str, dict[WorkloadRef, DemandHistory]] = {namespace: {} for namespace in namespaces}
-    for item in answer:
-        namespace, ref = _workload_of(item.labels)
-        demand.setdefault(namespace, {})[ref] = DemandHistory(times, grid.row(item), step)
-    return demand
 
 
 def read_query_value(

@@ -26,7 +26,6 @@ from thrifty.sources.kept_usage import KeptUsage
 from thrifty.sources.prometheus_http import QueryRunner, connect
 from thrifty.sources.replica_metrics import (
     cluster_pod_nodes,
-    read_cluster_demand,
     read_cluster_load,
     read_query_history,
     read_query_value,
@@ -116,12 +115,13 @@ def namespace_load(namespace: str) -> NamespaceLoad:
 def workload_demand(
     namespace: str, resource: Resource, lookback_hours: int
 ) -> dict[WorkloadRef, DemandHistory]:
-    """Total CPU or memory of each of the namespace's workloads over the lookback, for forecasts."""
+    """Total CPU or memory of each of the namespace's workloads over the lookback, for forecasts: the
+    usage history summed per step, so a forecast over right-sizing's lookback sends no query of its
+    own, and any other lookback is kept and read only for what is new, as right-sizing's is."""
     scope = round_scope.of(namespace)
 
-    def load(end: int) -> dict[str, dict[WorkloadRef, DemandHistory]]:
-        settings = prometheus_settings()
-        return read_cluster_demand(connect(settings), settings, scope, resource, end, lookback_hours * 3600)
+    def load(_end: int) -> dict[str, dict[WorkloadRef, DemandHistory]]:
+        return {ns: namespace_usage(ns, lookback_hours).demand(resource) for ns in scope}
 
     return _DEMAND.get(("demand", scope, resource, lookback_hours), load)[namespace]
 
