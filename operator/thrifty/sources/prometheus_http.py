@@ -24,6 +24,7 @@ import ijson
 import numpy as np
 import numpy.typing as npt
 import requests
+import urllib3
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from prometheus_client import Counter
@@ -177,6 +178,14 @@ class QueryRunner:
                 url, "PrometheusUnreachable", f"{metric} query: {_root_cause(error)}"
             ) from error
         except requests.RequestException as error:  # retries exhausted on 429/5xx, bad JSON, ...
+            raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
+        except (
+            urllib3.exceptions.ReadTimeoutError
+        ) as error:  # read from the stream, which requests does not wrap
+            raise MetricsUnavailableError(
+                url, "PrometheusTimeout", f"{metric} query timed out: {error}"
+            ) from error
+        except urllib3.exceptions.HTTPError as error:  # the stream broke off, or would not decode
             raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
         except (ijson.JSONError, KeyError, TypeError, ValueError) as error:  # a streamed answer's shape
             raise MetricsUnavailableError(
