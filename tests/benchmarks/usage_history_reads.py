@@ -106,13 +106,9 @@ def main() -> int:
             settings = PrometheusSettings(url=env.prometheus_url, retries=0, timeout_seconds=120)
             client, scope, end = connect(settings), (NAMESPACE,), datetime.now(UTC)
             kept = KeptUsage()
-            (first, full_reads), first_cost = measured(
-                lambda: kept.read(client, settings, scope, end, LOOKBACK)
-            )
+            first, first_cost = measured(lambda: kept.read(client, settings, scope, end, LOOKBACK))
             later = end + timedelta(seconds=60)
-            (second, newer_reads), second_cost = measured(
-                lambda: kept.read(client, settings, scope, later, LOOKBACK)
-            )
+            second, second_cost = measured(lambda: kept.read(client, settings, scope, later, LOOKBACK))
             step = choose_step(LOOKBACK.total_seconds(), settings.scrape_interval_seconds)
             grid = TimeGrid.ending_at(later, LOOKBACK.total_seconds(), step)
             cpu = NamespaceQueries(
@@ -132,7 +128,7 @@ def main() -> int:
             ).json()["data"]["stats"]["samples"]
             _, parsed_whole = measured(lambda: runner.range("cpu_usage", cpu, grid.start, grid.end, step))
             _, streamed = measured(lambda: runner.range_points("cpu_usage", cpu, grid.start, grid.end, step))
-            containers = first[NAMESPACE].containers
+            containers = first.usages[NAMESPACE].containers
             print(
                 json.dumps(
                     {
@@ -144,11 +140,15 @@ def main() -> int:
                         "points_per_series": grid.points,
                         "containers": len(containers),
                         "pods_read": sum(len(c.pods) for c in containers),
-                        "first_read": {**first_cost, "whole_lookback": full_reads, "kept_mb": kept_mb(first)},
+                        "first_read": {
+                            **first_cost,
+                            "whole_lookback": first.whole_lookback_reads,
+                            "kept_mb": kept_mb(first.usages),
+                        },
                         "read_a_minute_later": {
                             **second_cost,
-                            "whole_lookback": newer_reads,
-                            "kept_mb": kept_mb(second),
+                            "whole_lookback": second.whole_lookback_reads,
+                            "kept_mb": kept_mb(second.usages),
                         },
                         # What --query.max-samples (50 million by default) is compared with.
                         "cpu_range_query_peak_samples": stats["peakSamples"],

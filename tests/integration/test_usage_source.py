@@ -250,9 +250,15 @@ def test_a_kept_history_read_since_its_last_read_equals_a_read_over_the_whole_lo
     kept, scope, lookback = KeptUsage(), (replayed.namespace,), timedelta(days=1)
     client = connect(settings)
 
-    _, first = kept.read(client, settings, scope, replayed.end - timedelta(hours=2), lookback)
-    _, second = kept.read(client, settings, scope, replayed.end - timedelta(minutes=50), lookback)
-    usages, third = kept.read(client, settings, scope, replayed.end, lookback)
+    first = kept.read(
+        client, settings, scope, replayed.end - timedelta(hours=2), lookback
+    ).whole_lookback_reads
+    second = kept.read(
+        client, settings, scope, replayed.end - timedelta(minutes=50), lookback
+    ).whole_lookback_reads
+    last = kept.read(client, settings, scope, replayed.end, lookback)
+    third = last.whole_lookback_reads
+    usages = last.usages
 
     assert (first, second, third) == (1, 0, 0)
     whole = read_cluster_usage(client, settings, scope, replayed.end, lookback)[replayed.namespace]
@@ -270,7 +276,7 @@ def test_a_history_younger_than_the_lookback_is_read_whole_again_each_hour(
     client = connect(settings)
     ends = [replayed.end - timedelta(minutes=m) for m in (120, 90, 61, 0)]
 
-    full_reads = [kept.read(client, settings, scope, end, lookback)[1] for end in ends]
+    full_reads = [kept.read(client, settings, scope, end, lookback).whole_lookback_reads for end in ends]
 
     assert full_reads == [1, 0, 0, 1]
 
@@ -309,14 +315,15 @@ def test_a_lookback_prometheus_refuses_as_too_many_samples_is_read_in_parts(
     try:
         with pytest.raises(QueryRejectedError, match="too many samples"):
             read_cluster_usage(connect(settings), settings, scope, replayed.end, lookback)
-        usages, full_reads = KeptUsage().read(connect(settings), settings, scope, replayed.end, lookback)
+        read_in_parts = KeptUsage().read(connect(settings), settings, scope, replayed.end, lookback)
     finally:
         cluster.restart_prometheus(sandbox.state_dir, progress=lambda _: None)
 
-    assert full_reads == 1
+    assert read_in_parts.whole_lookback_reads == 1
+    assert read_in_parts.failure is None
     # Read in parts (the refused attempts are logged as failed batches of their own).
-    assert usages[replayed.namespace].queries >= 2 * USAGE_QUERIES
-    _assert_same_history(usages[replayed.namespace], whole)
+    assert read_in_parts.usages[replayed.namespace].queries >= 2 * USAGE_QUERIES
+    _assert_same_history(read_in_parts.usages[replayed.namespace], whole)
 
 
 def test_requests_and_limits_are_the_deployments(replayed: Replayed, settings: PrometheusSettings) -> None:
@@ -340,7 +347,7 @@ def test_oom_kills_are_flagged_per_container(replayed: Replayed, settings: Prome
     assert (app.oom_killed, sidecar.oom_killed) == (False, True)
     # When it was last seen, on the grid: a history kept between reads drops it when that leaves.
     assert sidecar.last_oom_kill is not None
-    assert usage.times[0] < sidecar.last_oom_kill <= usage.times[-1]
+    assert usage.times[0] <= sidecar.last_oom_kill <= usage.times[-1]
     assert sidecar.last_oom_kill % usage.step_seconds == 0
     # The kernel holds the working set at the limit; an OOM-killed container never reads above it.
     assert sidecar.pooled_memory().max() == pytest.approx(96 * MiB, rel=0.01)

@@ -3,7 +3,7 @@ over the whole lookback holds: the same containers, pods, samples, requests and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -63,10 +63,8 @@ def _read(pods: list[Pod], end_step: int, from_step: int | None = None) -> Names
         }
         for w in sorted(running)
     ]
-    # The OOM query's subquery: the steps after the lookback's start, or from where this read starts.
-    oom_first = (
-        end_step - LOOKBACK_STEPS + 1 if from_step is None else max(end_step - LOOKBACK_STEPS + 1, from_step)
-    )
+    # The OOM query's window: the lookback's steps, or those from where this read starts.
+    oom_first = max(end_step - LOOKBACK_STEPS, end_step - LOOKBACK_STEPS if from_step is None else from_step)
     kills: dict[str, int] = {}
     for p in pods:
         if p.killed_at is not None and oom_first <= p.killed_at <= end_step:
@@ -243,3 +241,27 @@ def test_a_workloads_demand_is_its_pods_summed_per_step() -> None:
         else:
             assert np.isnan(w0.values[index])
     assert np.count_nonzero(~np.isnan(demand[("Deployment", "w1")].values)) == 3
+
+
+def test_a_pod_whose_overlap_samples_are_gone_was_last_seen_before_the_overlap() -> None:
+    before = Pod("w0", "w0-a", born=0, died=21, gaps=frozenset())  # samples up to step 20
+    now = Pod("w0", "w0-a", born=0, died=19, gaps=frozenset())  # those at 19 and 20 no longer answered
+
+    merged = merge_usage(_read([before], 20), _read([now], 21, 19), float(BASE + 19 * STEP))
+
+    _assert_same(merged, _read([now], 21))
+    assert merged.containers[0].pod_last_times == (BASE + 18 * STEP,)
+
+
+def test_a_workload_with_no_memory_sample_has_no_memory_demand() -> None:
+    pod = Pod("w0", "w0-a", born=0, died=10, gaps=frozenset())
+    usage = _read([pod], 20)
+    only_cpu = replace(
+        usage,
+        containers=tuple(
+            replace(c, memory_bytes=np.full_like(c.memory_bytes, np.nan)) for c in usage.containers
+        ),
+    )
+
+    assert ("Deployment", "w0") in only_cpu.demand("cpu")
+    assert only_cpu.demand("memory") == {}

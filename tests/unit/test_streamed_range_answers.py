@@ -1,5 +1,6 @@
 """Range answers parsed as they stream in: the values Prometheus writes as strings (NaN, +Inf among
-them) become floats, and an answer that breaks off or is not JSON is Prometheus failing, said so."""
+them) become floats, and an answer that breaks off, is not JSON or is not a success is Prometheus
+failing, said so, never an empty answer."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ BODIES = {
     # Says it is longer than it is, then closes: the stream breaks off mid-answer.
     "/cut/api/v1/query_range": (json.dumps(ANSWER).encode()[:40], 4096),
     "/garbled/api/v1/query_range": (b'{"status": "success", "data": {"result": [{"metric": ', None),
+    # Answered 200 by something in between that is not Prometheus succeeding.
+    "/nothing/api/v1/query_range": (b"{}", None),
+    "/error/api/v1/query_range": (b'{"status": "error", "error": "overloaded"}', None),
+    "/none/api/v1/query_range": (b'{"status":"success","data":{"resultType":"matrix","result":[]}}', None),
+    # Keys sorted by a proxy: the status comes after the series.
+    "/sorted/api/v1/query_range": (json.dumps(ANSWER, sort_keys=True).encode(), None),
 }
 
 
@@ -68,7 +75,14 @@ def test_values_become_floats_with_their_labels(base_url: str) -> None:
     assert b.values.tolist() == [math.inf]
 
 
-@pytest.mark.parametrize("path", ["/cut", "/garbled"])
+@pytest.mark.parametrize("path", ["/sorted", "/none"])
+def test_an_answer_in_another_key_order_or_with_no_series_is_read(base_url: str, path: str) -> None:
+    series = _runner(f"{base_url}{path}").range_points("cpu_usage", "q", 1800000000, 1800000060, 60)
+
+    assert len(series) == (2 if path == "/sorted" else 0)
+
+
+@pytest.mark.parametrize("path", ["/cut", "/garbled", "/nothing", "/error"])
 def test_an_answer_that_breaks_off_or_is_not_json_is_prometheus_failing(base_url: str, path: str) -> None:
     with pytest.raises(MetricsUnavailableError) as raised:
         _runner(f"{base_url}{path}").range_points("cpu_usage", "q", 1800000000, 1800000060, 60)

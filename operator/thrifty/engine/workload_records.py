@@ -144,11 +144,11 @@ class NamespaceUsage:
         totals: dict[WorkloadRef, FloatArray] = {}
         for c in self.containers:
             samples = c.cpu_cores if resource == "cpu" else c.memory_bytes
-            if c.first_time is None or not samples.size:
-                continue
+            sampled = ~np.all(np.isnan(samples), axis=0)
+            if c.first_time is None or not sampled.any():
+                continue  # as ``sum by`` leaves out a workload with no series
             row = totals.setdefault((c.kind, c.workload), np.full(len(self.times), np.nan))
             first = round((c.first_time - float(self.times[0])) / self.step_seconds)
-            sampled = ~np.all(np.isnan(samples), axis=0)
             at = first + np.flatnonzero(sampled)
             row[at] = np.where(np.isnan(row[at]), 0.0, row[at]) + np.nansum(samples[:, sampled], axis=0)
         return {ref: DemandHistory(self.times, row, self.step_seconds) for ref, row in totals.items()}

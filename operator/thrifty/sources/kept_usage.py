@@ -31,24 +31,36 @@ from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError
 from thrifty.sources.promql import choose_step
-from thrifty.sources.usage import FloatArray, TimeGrid, read_cluster_usage
+from thrifty.sources.usage import RANGE_QUERIES, FloatArray, TimeGrid, read_cluster_usage
 
-__all__ = ["KeptUsage", "merge_usage"]
+__all__ = ["KeptUsage", "UsageRead", "merge_usage"]
 
 log = logging.getLogger(__name__)
 
 OVERLAP_STEPS: Final = 2
+# Once an hour a read goes back this far, so that samples that arrived later than the overlap (a
+# remote-write backlog, a store that answered in part) are in the kept history within the hour.
+REREAD_SECONDS: Final = 3600.0
 TOO_MANY_SAMPLES: Final = "too many samples"  # in Prometheus' error for --query.max-samples
-FULL_READ_SECONDS: Final = 3600.0
 # A namespace no read has asked about for this long is dropped (its policies are gone).
-UNUSED_SECONDS: Final = 600.0
+UNUSED_SECONDS: Final = 2 * 3600.0
 
 
 @dataclass(frozen=True)
 class _Kept:
     usage: NamespaceUsage
-    full_read_at: float
-    used_at: float
+    reread_at: float  # the last read that went back further than the overlap
+    used_at: float  # the last read that asked about it, answered or not
+
+
+@dataclass(frozen=True)
+class UsageRead:
+    """What one read gives: usage per namespace, how many were read over the whole lookback, and
+    the failure of the namespaces that have none (``None`` when all do)."""
+
+    usages: dict[str, NamespaceUsage]
+    whole_lookback_reads: int
+    failure: MetricsUnavailableError | None
 
 
 class KeptUsage:
@@ -65,10 +77,11 @@ class KeptUsage:
         namespaces: Sequence[str],
         end: datetime,
         lookback: timedelta,
-    ) -> tuple[dict[str, NamespaceUsage], int]:
-        """Every namespace's usage over the lookback up to ``end``, and how many of them were read
-        over the whole lookback. Raises ``MetricsUnavailableError`` as ``read_cluster_usage`` does,
-        and keeps what it had."""
+    ) -> UsageRead:
+        """Every namespace's usage over the lookback up to ``end``. The namespaces read since their
+        last read and those read over the whole lookback are two batches: one failing does not fail
+        the other. Raises ``MetricsUnavailableError`` only when neither gives anything; what is kept
+        stays."""
         seconds = lookback.total_seconds()
         step = choose_step(seconds, settings.scrape_interval_seconds)
         grid = TimeGrid.ending_at(end, seconds, step)
@@ -77,42 +90,51 @@ class KeptUsage:
             for stale in [k for k, kept in self._kept.items() if now - kept.used_at >= UNUSED_SECONDS]:
                 del self._kept[stale]
             kept = {ns: self._kept.get((ns, seconds)) for ns in namespaces}
+            for ns, entry in kept.items():
+                if entry is not None:
+                    self._kept[(ns, seconds)] = replace(entry, used_at=now)
         full = [ns for ns in namespaces if _needs_full_read(kept[ns], grid, now)]
-        newer = [ns for ns in namespaces if ns not in full]
+        newer = {ns: entry for ns in namespaces if ns not in full and (entry := kept[ns]) is not None}
         usages: dict[str, NamespaceUsage] = {}
+        failures: list[MetricsUnavailableError] = []
         queries = 0
         if newer:
-            ends = [_grid_end(k.usage) for ns in newer if (k := kept[ns]) is not None]
-            since = max(grid.start, min(grid.end, int(min(ends)) - OVERLAP_STEPS * step))
-            fresh = read_cluster_usage(client, settings, newer, end, lookback, since=float(since))
-            for ns in newer:
-                old = kept[ns]
-                assert old is not None  # not due a full read, so kept
-                usages[ns] = merge_usage(old.usage, fresh[ns], float(since))
-                self._keep(ns, seconds, usages[ns], old.full_read_at, now)
-            queries += next(iter(fresh.values())).queries
+            reread = any(now - entry.reread_at >= REREAD_SECONDS for entry in newer.values())
+            back = REREAD_SECONDS if reread else OVERLAP_STEPS * step
+            last = min(_grid_end(entry.usage) for entry in newer.values())
+            since = max(grid.start, min(grid.end, int(last - back) // step * step))
+            try:
+                fresh = read_cluster_usage(client, settings, list(newer), end, lookback, since=float(since))
+            except MetricsUnavailableError as error:
+                failures.append(error)
+            else:
+                for ns, entry in newer.items():
+                    usages[ns] = merge_usage(entry.usage, fresh[ns], float(since))
+                    self._keep(ns, seconds, usages[ns], now if reread else entry.reread_at, now)
+                queries += next(iter(fresh.values())).queries
         if full:
             try:
                 answers = _whole_lookback(client, settings, full, end, lookback, grid)
-            except MetricsUnavailableError:
-                if usages:  # logged as a batch, so every query on /metrics belongs to a logged one
-                    log.info(
-                        "usage of namespaces %s: %d Prometheus queries for %d containers, since their "
-                        "last read", ", ".join(newer), queries,
-                        sum(len(u.containers) for u in usages.values()),
-                    )  # fmt: skip
-                raise
-            for ns in full:
-                usages[ns] = answers[ns]
-                self._keep(ns, seconds, answers[ns], now, now)
-            queries += next(iter(answers.values())).queries
-        return {ns: replace(usage, queries=queries) for ns, usage in usages.items()}, len(full)
+            except MetricsUnavailableError as error:
+                failures.append(error)
+            else:
+                for ns in full:
+                    usages[ns] = answers[ns]
+                    self._keep(ns, seconds, answers[ns], now, now)
+                queries += next(iter(answers.values())).queries
+        if not usages:
+            raise failures[0]
+        return UsageRead(
+            {ns: replace(usage, queries=queries) for ns, usage in usages.items()},
+            len(full),
+            failures[0] if failures else None,
+        )
 
     def _keep(
-        self, namespace: str, seconds: float, usage: NamespaceUsage, full_read_at: float, now: float
+        self, namespace: str, seconds: float, usage: NamespaceUsage, reread_at: float, now: float
     ) -> None:
         with self._guard:
-            self._kept[(namespace, seconds)] = _Kept(usage, full_read_at, now)
+            self._kept[(namespace, seconds)] = _Kept(usage, reread_at, now)
 
 
 def _whole_lookback(
@@ -123,9 +145,10 @@ def _whole_lookback(
     lookback: timedelta,
     grid: TimeGrid,
 ) -> dict[str, NamespaceUsage]:
-    """The lookback in one read, or in parts when Prometheus refuses an answer as too many samples
-    (its ``--query.max-samples``, 50 million by default, is about 1,200 series of 14 days at a 120 s
-    step): a refused part is read again as two halves, and the parts are merged oldest first."""
+    """The lookback in one read, or in parts when Prometheus refuses a range query as too many
+    samples (its ``--query.max-samples``, 50 million by default, is about 1,200 series of 14 days at
+    a 120 s step): a refused part is read again as two halves, and the parts are merged oldest
+    first. Any other refusal, an instant query's included, is raised as it is."""
     parts = [(grid.start, grid.end)]
     whole: dict[str, NamespaceUsage] | None = None
     queries = 0
@@ -133,8 +156,15 @@ def _whole_lookback(
         since, until = parts.pop(0)
         try:
             part = read_cluster_usage(client, settings, namespaces, end, lookback, since, until)
-        except QueryRejectedError as error:
-            if TOO_MANY_SAMPLES not in error.cause or until - since < 2 * grid.step:
+        except MetricsUnavailableError as error:
+            ranged = error.cause.startswith(RANGE_QUERIES)
+            too_many = isinstance(error, QueryRejectedError) and TOO_MANY_SAMPLES in error.cause
+            if not (ranged and too_many) or until - since < 2 * grid.step:
+                if queries:  # logged as a batch, so every query on /metrics belongs to a logged one
+                    log.info(
+                        "usage of namespaces %s: %d Prometheus queries for the parts read before one "
+                        "failed", ", ".join(namespaces), queries,
+                    )  # fmt: skip
                 raise
             middle = (since + until) // 2 // grid.step * grid.step
             parts[:0] = [(since, middle), (middle + grid.step, until)]
@@ -159,7 +189,7 @@ def _needs_full_read(kept: _Kept | None, grid: TimeGrid, now: float) -> bool:
     if first is None:  # nothing yet: a full read costs Prometheus little, and finds history at once
         return True
     young = first > grid.start + grid.step
-    return young and now - kept.full_read_at >= FULL_READ_SECONDS
+    return young and now - kept.reread_at >= REREAD_SECONDS
 
 
 def merge_usage(kept: NamespaceUsage, fresh: NamespaceUsage, fresh_start: float) -> NamespaceUsage:
@@ -223,13 +253,23 @@ def _pieces(
     return pieces
 
 
-def _pods(old: ContainerHistory | None, new: ContainerHistory | None, grid_start: float) -> dict[str, float]:
-    """Each pod's last sample, for the pods with one inside the lookback."""
+def _pods(
+    old: ContainerHistory | None,
+    new: ContainerHistory | None,
+    grid_start: float,
+    fresh_start: float,
+    step: int,
+) -> dict[str, float]:
+    """Each pod's last sample, for the pods with one inside the lookback. A kept pod last seen where
+    ``new`` was read again, and not in it, is taken as last seen just before: its samples there are
+    gone, and the kept history does not say which it had before (it stays until that leaves)."""
     last: dict[str, float] = {}
-    for side in (old, new):
-        if side is not None:
-            for pod, at in zip(side.pods, side.pod_last_times, strict=True):
-                last[pod] = max(at, last.get(pod, at))
+    if new is not None:
+        last.update(zip(new.pods, new.pod_last_times, strict=True))
+    if old is not None:
+        for pod, at in zip(old.pods, old.pod_last_times, strict=True):
+            if pod not in last:
+                last[pod] = min(at, fresh_start - step)
     return {pod: at for pod, at in sorted(last.items()) if at >= grid_start}
 
 
@@ -247,9 +287,9 @@ def _merge_container(
         cpu[at], memory[at] = piece.cpu, piece.memory
     sampled = ~(np.isnan(cpu) & np.isnan(memory))
     rows, columns = np.flatnonzero(sampled.any(axis=1)), np.flatnonzero(sampled.any(axis=0))
-    # The OOM query's steps are those after the lookback's start (a subquery's), so is this.
+    # The OOM query's window includes the lookback's first step, so does this.
     kills = [k for side in (old, new) if side is not None and (k := side.last_oom_kill) is not None]
-    last_kill = max((k for k in kills if k > grid_start), default=None)
+    last_kill = max((k for k in kills if k >= grid_start), default=None)
     if not len(columns) and new is None and last_kill is None:
         return None  # gone, and nothing of it is left in the lookback
     first_time = None
@@ -259,7 +299,7 @@ def _merge_container(
         first_time = grid_start + (lo + int(columns[0])) * step
     else:
         cpu, memory = np.empty((0, 0)), np.empty((0, 0))
-    pods = _pods(old, new, grid_start) if len(columns) else {}
+    pods = _pods(old, new, grid_start, grid_start + cut * step, step) if len(columns) else {}
     template = new if new is not None else old
     assert template is not None
     return replace(

@@ -149,8 +149,7 @@ class QueryRunner:
                         f"HTTP Status Code {response.status_code} ({response.content!r})"
                     )
                 response.raw.decode_content = True
-                items = ijson.items(response.raw, "data.result.item", use_float=True)
-                return [_points(item) for item in items]
+                return _streamed_series(response.raw)
 
         answer: list[SeriesPoints] = self._send(metric, call)
         return answer
@@ -187,9 +186,9 @@ class QueryRunner:
             ) from error
         except urllib3.exceptions.HTTPError as error:  # the stream broke off, or would not decode
             raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
-        except (ijson.JSONError, KeyError, TypeError, ValueError) as error:  # a streamed answer's shape
+        except MalformedAnswerError as error:
             raise MetricsUnavailableError(
-                url, "PrometheusError", f"{metric} query: malformed answer: {error!r:.200}"
+                url, "PrometheusError", f"{metric} query: malformed answer: {error}"
             ) from error
         except PrometheusApiClientException as error:  # any other non-200 answer
             code = _STATUS_CODE.search(str(error))
@@ -204,6 +203,45 @@ class QueryRunner:
             )
         log.debug("Prometheus %s query returned %d series", metric, len(result))
         return result
+
+
+class MalformedAnswerError(ValueError):
+    """A 200 answer that is not a successful Prometheus answer, or not one of the expected shape."""
+
+
+_SUCCESS: Final = re.compile(rb'"status"\s*:\s*"success"')
+_RESULT: Final = re.compile(rb'"result"\s*:\s*\[')
+
+
+class _Ends:
+    """Reads through a stream and keeps its first and last bytes: the answer's status, which a
+    streaming parse of its series does not return, is at one end or the other (Prometheus writes it
+    first; a proxy that sorts keys, last)."""
+
+    KEEP = 4096
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.head, self.tail = raw, b"", b""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk: bytes = self.raw.read(size)
+        if len(self.head) < self.KEEP:
+            self.head += chunk[: self.KEEP - len(self.head)]
+        self.tail = (self.tail + chunk)[-self.KEEP :]
+        return chunk
+
+
+def _streamed_series(raw: Any) -> list[SeriesPoints]:
+    ends = _Ends(raw)
+    try:
+        series = [_points(item) for item in ijson.items(ends, "data.result.item", use_float=True)]
+    except (ijson.JSONError, KeyError, TypeError, ValueError, IndexError) as error:
+        raise MalformedAnswerError(f"{error!r:.200}") from error
+    if not (_SUCCESS.search(ends.head) or _SUCCESS.search(ends.tail)):
+        raise MalformedAnswerError(f"no success status in {ends.head[:200]!r}")
+    if not series and not (_RESULT.search(ends.head) or _RESULT.search(ends.tail)):
+        raise MalformedAnswerError(f"no result in {ends.head[:200]!r}")
+    return series
 
 
 def _points(item: Mapping[str, Any]) -> SeriesPoints:

@@ -41,6 +41,8 @@ S = TypeVar("S")
 
 # Queries of one usage batch, however many namespaces it covers (a sixth names missing metrics).
 USAGE_QUERIES: Final = 5
+# How the range queries' failures begin (``MetricsUnavailableError.cause``).
+RANGE_QUERIES: Final = ("cpu_usage query", "memory_working_set query")
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,9 @@ def read_cluster_usage(
     grid = TimeGrid.ending_at(end, lookback_seconds, step)
     start = grid.start if since is None else min(grid.end, max(grid.start, int(since) // step * step))
     stop = grid.end if until is None else min(grid.end, max(start, int(until) // step * step))
-    # OOM kills since ``start`` (a kept history has those before): the subquery's steps after
-    # ``grid.end - oom_window``, so over the whole lookback they start one step after the grid.
-    oom_window = min(int(lookback_seconds) // step * step, grid.end - start + step)
+    # OOM kills from ``start`` on (a kept history has those before). A second more than the span, so
+    # that its first step is in the subquery whatever Prometheus' version does at the window's edge.
+    oom_window = min(int(lookback_seconds) // step * step, grid.end - start) + 1
     queries = NamespaceQueries(
         settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, int(lookback_seconds)
     )

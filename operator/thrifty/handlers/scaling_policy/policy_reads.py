@@ -22,7 +22,7 @@ from thrifty.engine.workload_records import (
 )
 from thrifty.handlers.round_cache import RoundCache
 from thrifty.settings import EVALUATION_SECONDS, HORIZONTAL_SYNC_SECONDS, prometheus_settings
-from thrifty.sources.kept_usage import KeptUsage
+from thrifty.sources.kept_usage import KeptUsage, UsageRead
 from thrifty.sources.prometheus_http import QueryRunner, connect
 from thrifty.sources.replica_metrics import (
     cluster_pod_nodes,
@@ -44,9 +44,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Scope = tuple[str, ...]
-_USAGE: RoundCache[dict[str, NamespaceUsage]] = RoundCache(EVALUATION_SECONDS)
+_USAGE: RoundCache[UsageRead] = RoundCache(EVALUATION_SECONDS)
 _LOAD: RoundCache[dict[str, NamespaceLoad]] = RoundCache(HORIZONTAL_SYNC_SECONDS)
-_DEMAND: RoundCache[dict[str, dict[WorkloadRef, DemandHistory]]] = RoundCache(EVALUATION_SECONDS)
+_DEMAND: RoundCache[dict[WorkloadRef, DemandHistory]] = RoundCache(EVALUATION_SECONDS)
 _QUERY: RoundCache[QueryAnswer] = RoundCache(HORIZONTAL_SYNC_SECONDS)
 _QUERY_HISTORY: RoundCache[DemandHistory] = RoundCache(EVALUATION_SECONDS)
 _NODES: RoundCache[dict[str, dict[str, Mapping[str, str]]]] = RoundCache(EVALUATION_SECONDS)
@@ -75,12 +75,13 @@ _KEPT_USAGE = KeptUsage()
 
 
 def namespace_usage(namespace: str, history_hours: int) -> NamespaceUsage:
-    """Usage history of the namespace's workloads, for right-sizing."""
+    """Usage history of the namespace's workloads, for right-sizing. Raises MetricsUnavailableError
+    when Prometheus could not answer for this namespace (others of the round may have an answer)."""
     scope = round_scope.of(namespace)
 
-    def load(end: int) -> dict[str, NamespaceUsage]:
+    def load(end: int) -> UsageRead:
         settings = prometheus_settings()
-        usages, full_reads = _KEPT_USAGE.read(
+        read = _KEPT_USAGE.read(
             connect(settings),
             settings,
             scope,
@@ -90,15 +91,20 @@ def namespace_usage(namespace: str, history_hours: int) -> NamespaceUsage:
         log.info(
             "usage of namespaces %s: %d Prometheus queries for %d containers, %d of %d namespaces read "
             "over the whole lookback, the others since their last read",
-            ", ".join(scope),
-            next(iter(usages.values())).queries,
-            sum(len(usage.containers) for usage in usages.values()),
-            full_reads,
+            ", ".join(read.usages),
+            next(iter(read.usages.values())).queries,
+            sum(len(usage.containers) for usage in read.usages.values()),
+            read.whole_lookback_reads,
             len(scope),
         )
-        return usages
+        return read
 
-    return _USAGE.get(("usage", scope, history_hours), load)[namespace]
+    read = _USAGE.get(("usage", scope, history_hours), load)
+    usage = read.usages.get(namespace)
+    if usage is None:
+        assert read.failure is not None  # every namespace asked about has an answer or a failure
+        raise read.failure
+    return usage
 
 
 def namespace_load(namespace: str) -> NamespaceLoad:
@@ -118,12 +124,11 @@ def workload_demand(
     """Total CPU or memory of each of the namespace's workloads over the lookback, for forecasts: the
     usage history summed per step, so a forecast over right-sizing's lookback sends no query of its
     own, and any other lookback is kept and read only for what is new, as right-sizing's is."""
-    scope = round_scope.of(namespace)
 
-    def load(_end: int) -> dict[str, dict[WorkloadRef, DemandHistory]]:
-        return {ns: namespace_usage(ns, lookback_hours).demand(resource) for ns in scope}
+    def load(_end: int) -> dict[WorkloadRef, DemandHistory]:
+        return namespace_usage(namespace, lookback_hours).demand(resource)
 
-    return _DEMAND.get(("demand", scope, resource, lookback_hours), load)[namespace]
+    return _DEMAND.get(("demand", namespace, resource, lookback_hours), load)
 
 
 def query_value(query: str, namespace: str) -> QueryAnswer:
