@@ -7,7 +7,10 @@ gigabyte a minute, and seconds of parsing. Here each namespace's last answer is 
 the next read asks only from where it ended, less ``OVERLAP_STEPS`` (a scrape that arrived late
 changes the last points), then merges: the new answer replaces those columns, columns before the
 lookback's start are dropped, and pods and containers with no sample left are dropped, so the
-result is what a read over the whole lookback would give.
+result is what a read over the whole lookback would give, but for points Prometheus answers
+differently now than when they were read: once an hour a read goes back ``REREAD_SECONDS``, so a
+sample that arrived late (a remote-write backlog, a store that answered in part) gets in within the
+hour, and one older than that is not.
 
 A namespace is read over the whole lookback when nothing of it is kept (the operator started, the
 namespace is new to the round), it has no sample yet, or its step changed; and once an hour while

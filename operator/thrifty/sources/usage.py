@@ -2,7 +2,7 @@
 
 One evaluation sends five queries for every namespace at once, however many workloads or policies
 they hold: CPU and memory (range queries), requests and limits (instant, at the grid's end) and OOM kills
-(instant, over the lookback). A sixth, cheap one runs only when usage comes back empty, to say which
+(instant, over the part of the lookback the range queries cover). A sixth, cheap one runs only when usage comes back empty, to say which
 metric is missing. Workloads are picked out of the answers here, so asking about 1 or 50 workloads
 sends the same queries.
 
