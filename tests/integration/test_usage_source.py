@@ -281,17 +281,17 @@ def test_a_history_younger_than_the_lookback_is_read_whole_again_each_hour(
     assert full_reads == [1, 0, 0, 1]
 
 
-def peak_samples(settings: PrometheusSettings, query: str, grid: TimeGrid) -> int:
-    """The samples Prometheus holds at once for a range query: what ``--query.max-samples`` limits."""
+def peak_samples(settings: PrometheusSettings, query: str, grid: TimeGrid, *, instant: bool = False) -> int:
+    """The samples Prometheus holds at once for a query over the grid (an instant one at its end):
+    what ``--query.max-samples`` limits."""
+    span = (
+        {"time": str(grid.end)}
+        if instant
+        else {"start": str(grid.start), "end": str(grid.end), "step": str(grid.step)}
+    )
     answer = requests.get(
-        f"{settings.url}/api/v1/query_range",
-        params={
-            "query": query,
-            "start": str(grid.start),
-            "end": str(grid.end),
-            "step": str(grid.step),
-            "stats": "all",
-        },
+        f"{settings.url}/api/v1/{'query' if instant else 'query_range'}",
+        params={"query": query, "stats": "all", **span},
         timeout=30,
     ).json()
     return int(answer["data"]["stats"]["samples"]["peakSamples"])
@@ -300,17 +300,22 @@ def peak_samples(settings: PrometheusSettings, query: str, grid: TimeGrid) -> in
 def test_a_lookback_prometheus_refuses_as_too_many_samples_is_read_in_parts(
     sandbox: SandboxEnv, replayed: Replayed, settings: PrometheusSettings
 ) -> None:
-    """Prometheus' --query.max-samples set to a third of what the lookback's range queries need:
-    the read is refused whole and in halves, and read in quarters, and holds what a read over the
-    whole lookback holds."""
+    """Prometheus' --query.max-samples set to a third of what the costliest query over the lookback
+    needs: the read is refused whole and in halves, and read in quarters, and holds what a read over
+    the whole lookback holds."""
     scope, lookback = (replayed.namespace,), timedelta(days=1)
     whole = read_cluster_usage(connect(settings), settings, scope, replayed.end, lookback)[replayed.namespace]
     step = choose_step(lookback.total_seconds(), settings.scrape_interval_seconds)
     grid = TimeGrid.ending_at(replayed.end, lookback.total_seconds(), step)
+    # The OOM query's window is a second longer than the lookback (see read_cluster_usage).
     queries = NamespaceQueries(
-        settings.metrics, scope, step, settings.scrape_interval_seconds, int(lookback.total_seconds())
+        settings.metrics, scope, step, settings.scrape_interval_seconds, int(lookback.total_seconds()) + 1
     )
-    peak = max(peak_samples(settings, q, grid) for q in (queries.cpu_usage(), queries.memory_working_set()))
+    peak = max(
+        peak_samples(settings, queries.cpu_usage(), grid),
+        peak_samples(settings, queries.memory_working_set(), grid),
+        peak_samples(settings, queries.oom_kills(), grid, instant=True),
+    )
     cluster.restart_prometheus(sandbox.state_dir, progress=lambda _: None, query_max_samples=peak // 3)
     try:
         with pytest.raises(QueryRejectedError, match="too many samples"):

@@ -34,7 +34,7 @@ from thrifty.engine.workload_records import ContainerHistory, NamespaceUsage
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.prometheus_http import MetricsUnavailableError, QueryRejectedError
 from thrifty.sources.promql import choose_step
-from thrifty.sources.usage import RANGE_QUERIES, FloatArray, TimeGrid, read_cluster_usage
+from thrifty.sources.usage import SPAN_QUERIES, FloatArray, TimeGrid, read_cluster_usage
 
 __all__ = ["KeptUsage", "UsageRead", "merge_usage"]
 
@@ -148,10 +148,10 @@ def _whole_lookback(
     lookback: timedelta,
     grid: TimeGrid,
 ) -> dict[str, NamespaceUsage]:
-    """The lookback in one read, or in parts when Prometheus refuses a range query as too many
-    samples (its ``--query.max-samples``, 50 million by default, is about 1,200 series of 14 days at
-    a 120 s step): a refused part is read again as two halves, and the parts are merged oldest
-    first. Any other refusal, an instant query's included, is raised as it is."""
+    """The lookback in one read, or in parts when Prometheus refuses a query over the span as too
+    many samples (its ``--query.max-samples``, 50 million by default, is about 1,200 series of 14
+    days at a 120 s step): a refused part is read again as two halves, and the parts are merged
+    oldest first. Any other refusal is raised as it is."""
     parts = [(grid.start, grid.end)]
     whole: dict[str, NamespaceUsage] | None = None
     queries = 0
@@ -160,9 +160,9 @@ def _whole_lookback(
         try:
             part = read_cluster_usage(client, settings, namespaces, end, lookback, since, until)
         except MetricsUnavailableError as error:
-            ranged = error.cause.startswith(RANGE_QUERIES)
+            spanned = error.cause.startswith(SPAN_QUERIES)
             too_many = isinstance(error, QueryRejectedError) and TOO_MANY_SAMPLES in error.cause
-            if not (ranged and too_many) or until - since < 2 * grid.step:
+            if not (spanned and too_many) or until - since < 2 * grid.step:
                 if queries:  # logged as a batch, so every query on /metrics belongs to a logged one
                     log.info(
                         "usage of namespaces %s: %d Prometheus queries for the parts read before one "

@@ -1,10 +1,10 @@
 """Usage history of namespaces' workloads from Prometheus, as numpy arrays on one time grid.
 
 One evaluation sends five queries for every namespace at once, however many workloads or policies
-they hold: CPU and memory (range queries), requests and limits (instant, at the grid's end) and OOM kills
-(instant, over the part of the lookback the range queries cover). A sixth, cheap one runs only when usage comes back empty, to say which
-metric is missing. Workloads are picked out of the answers here, so asking about 1 or 50 workloads
-sends the same queries.
+they hold: CPU and memory (range queries), requests and limits (instant, at the grid's end) and OOM
+kills (instant, over the part of the lookback the range queries cover). A sixth, cheap one runs
+only when usage comes back empty, to say which metric is missing. Workloads are picked out of the
+answers here, so asking about 1 or 50 workloads sends the same queries.
 
 Samples stay per pod: each container gets a (lanes, time) array, a pod's samples in one lane and
 pods that never ran at the same time sharing one, NaN where no pod had a sample. Pooling every
@@ -41,8 +41,9 @@ S = TypeVar("S")
 
 # Queries of one usage batch, however many namespaces it covers (a sixth names missing metrics).
 USAGE_QUERIES: Final = 5
-# How the range queries' failures begin (``MetricsUnavailableError.cause``).
-RANGE_QUERIES: Final = ("cpu_usage query", "memory_working_set query")
+# How the failures of the queries whose cost grows with the span read begin
+# (``MetricsUnavailableError.cause``): reading a shorter span makes them cheaper.
+SPAN_QUERIES: Final = ("cpu_usage query", "memory_working_set query", "oom_kills query")
 
 
 @dataclass(frozen=True)
@@ -115,17 +116,17 @@ def read_cluster_usage(
     """``read_namespace_usage`` for every namespace of ``namespaces`` in the same five queries (a
     sixth when usage comes back empty somewhere). Every namespace asked about has an answer.
 
-    ``since`` and ``until``: the range queries cover only that part of the grid (what is new since
-    an earlier read, or a part of the lookback). The grid is the same either way, and the requests,
-    limits and OOM kills are those at its end."""
+    ``since`` and ``until``: the range queries and the OOM kills cover only that part of the grid
+    (what is new since an earlier read, or a part of the lookback). The grid is the same either way,
+    and the requests and limits are those at its end."""
     lookback_seconds = (lookback or settings.lookback).total_seconds()
     step = choose_step(lookback_seconds, settings.scrape_interval_seconds)
     grid = TimeGrid.ending_at(end, lookback_seconds, step)
     start = grid.start if since is None else min(grid.end, max(grid.start, int(since) // step * step))
     stop = grid.end if until is None else min(grid.end, max(start, int(until) // step * step))
-    # OOM kills from ``start`` on (a kept history has those before). A second more than the span, so
-    # that its first step is in the subquery whatever Prometheus' version does at the window's edge.
-    oom_window = min(int(lookback_seconds) // step * step, grid.end - start) + 1
+    # OOM kills from ``start`` to ``stop`` (a kept history has those before). A second more than the
+    # span, so that its first step is in the subquery whatever Prometheus' version does at the edge.
+    oom_window = min(int(lookback_seconds) // step * step, stop - start) + 1
     queries = NamespaceQueries(
         settings.metrics, tuple(namespaces), step, settings.scrape_interval_seconds, int(lookback_seconds)
     )
@@ -146,7 +147,7 @@ def read_cluster_usage(
                 "resource_limits", queries.resources(settings.metrics.resource_limits), grid.end
             ),
             "oom": runner.instant(
-                "oom_kills", replace(queries, lookback_seconds=oom_window).oom_kills(), grid.end
+                "oom_kills", replace(queries, lookback_seconds=oom_window).oom_kills(), stop
             ),
         }
         sampled = {name: _by_namespace(answer, lambda s: s.labels) for name, answer in ranges.items()}
