@@ -149,8 +149,8 @@ def _whole_lookback(
     grid: TimeGrid,
 ) -> dict[str, NamespaceUsage]:
     """The lookback in one read, or in parts when Prometheus refuses a query over the span as too
-    many samples (its ``--query.max-samples``, 50 million by default, is about 1,200 series of 14
-    days at a 120 s step): a refused part is read again as two halves, and the parts are merged
+    many samples (its ``--query.max-samples``, 50 million by default, is 1,200 to 1,600 series of
+    14 days at a 120 s step): a refused part is read again as two halves, and the parts are merged
     oldest first. Any other refusal is raised as it is."""
     parts = [(grid.start, grid.end)]
     whole: dict[str, NamespaceUsage] | None = None
