@@ -25,10 +25,10 @@ from prometheus_client.registry import CollectorRegistry
 
 from thrifty.sandbox.live_load import CPU_ANNOTATION, MEMORY_ANNOTATION, REQUESTS_ANNOTATION
 from thrifty.sandbox.live_metrics import LiveMetrics, render_text, tune_garbage_collector
+from thrifty.sandbox.nodes import PODS_PER_NODE
 from thrifty.sandbox.object_cache import KINDS, ClusterCache, ObjectCache
 
 CREATED = "2026-01-01T12:00:00Z"
-PODS_PER_NODE = 110
 
 
 def _meta(

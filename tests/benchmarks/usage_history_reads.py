@@ -31,6 +31,7 @@ from thrifty.engine.workload_records import NamespaceUsage
 from thrifty.sandbox import cluster
 from thrifty.sandbox.demo_data import load_trace_history
 from thrifty.sandbox.inventory import read_inventory
+from thrifty.sandbox.nodes import PODS_PER_NODE
 from thrifty.settings import PrometheusSettings
 from thrifty.sources.kept_usage import KeptUsage
 from thrifty.sources.prometheus_http import QueryRunner, connect
@@ -40,7 +41,6 @@ from thrifty.sources.usage import TimeGrid
 T = TypeVar("T")
 NAMESPACE = "history"
 LOOKBACK = timedelta(days=14)
-PODS_PER_NODE = 110
 
 
 def deployment(pods: int) -> str:

@@ -14,6 +14,7 @@ MANAGED_LABEL = "thrifty.dev/sandbox-node"
 PROVIDER_ID_PREFIX = "thrifty-sandbox://"
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+PODS_PER_NODE = 110  # the kubelet's default, and so every sandbox node's pod capacity
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def node_manifest(name: str, capacity_type: str, instance: InstanceType, zone: s
     resources = {
         "cpu": str(instance.cpu),
         "memory": f"{instance.memory_gib}Gi",
-        "pods": "110",
+        "pods": str(PODS_PER_NODE),
         "ephemeral-storage": "100Gi",
     }
     return {
