@@ -178,9 +178,8 @@ class QueryRunner:
             ) from error
         except requests.RequestException as error:  # retries exhausted on 429/5xx, bad JSON, ...
             raise MetricsUnavailableError(url, "PrometheusError", f"{metric} query: {error}") from error
-        except (
-            urllib3.exceptions.ReadTimeoutError
-        ) as error:  # read from the stream, which requests does not wrap
+        # Read from a streamed answer, which requests does not wrap in its own errors.
+        except urllib3.exceptions.ReadTimeoutError as error:
             raise MetricsUnavailableError(
                 url, "PrometheusTimeout", f"{metric} query timed out: {error}"
             ) from error

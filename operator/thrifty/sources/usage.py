@@ -9,9 +9,9 @@ answers here, so asking about 1 or 50 workloads sends the same queries.
 Samples stay per pod: each container gets a (lanes, time) array, a pod's samples in one lane and
 pods that never ran at the same time sharing one, NaN where no pod had a sample. Pooling every
 pod's samples is what krr does for its percentiles, and it keeps a replica that runs hot visible
-where a sum or mean would hide it. The cost is the size of the
-answer: one series per pod and container ever seen in the lookback, each with up to 11,000 points
-(14 days at a 120 s step: 10,081 points, about 0.3 MB of JSON and 80 kB as float64 per series).
+where a sum or mean would hide it. The cost is the size of the answer: one series per pod and
+container ever seen in the lookback, each with up to 11,000 points (14 days at a 120 s step: 10,081
+points, about 0.3 MB of JSON and 80 kB as float64 per series).
 So range answers are parsed as they stream in (``QueryRunner.range_points``), and the operator reads
 the whole lookback only now and then, and otherwise what is new since its last read (``kept_usage``).
 """
